@@ -1,0 +1,28 @@
+# vmscope: `make demo` runs the shell on the bundled demo program,
+# `make test` runs the test suite. Both install missing system packages.
+SWIFT        ?= swift
+TESTTARGETS  := $(CURDIR)/.build/testtargets
+BIN_DIR       = $(shell $(SWIFT) build --show-bin-path)
+
+.PHONY: all deps build testtargets demo test clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+testtargets: deps
+	$(MAKE) -s -C TestTargets OUT=$(TESTTARGETS)
+
+demo: build testtargets
+	@VMSCOPE=$(BIN_DIR)/vmscope DEMO=$(TESTTARGETS)/demo ./scripts/demo.sh
+
+test: build testtargets
+	VMSCOPE_BIN=$(BIN_DIR)/vmscope VMSCOPE_TESTTARGETS=$(TESTTARGETS) $(SWIFT) test
+
+clean:
+	$(SWIFT) package clean
+	$(MAKE) -s -C TestTargets OUT=$(TESTTARGETS) clean

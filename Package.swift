@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+// vmscope: a ptrace-based live process debugger shell for Linux x86-64.
+// Layers: C shims -> VMScopeCore (no printing) -> VMScopeShell (commands,
+// rendering, scripts) -> the thin `vmscope` executable.
+import PackageDescription
+
+let package = Package(
+    name: "vmscope",
+    products: [
+        .executable(name: "vmscope", targets: ["vmscope"]),
+    ],
+    targets: [
+        // ptrace() is variadic and libunwind's API is macros: Swift sees neither.
+        .target(
+            name: "CVMScopeShims",
+            cSettings: [.define("_GNU_SOURCE")],
+            linkerSettings: [
+                // libunwind-ptrace on bookworm also needs these (pkg-config --static).
+                .linkedLibrary("unwind-ptrace"),
+                .linkedLibrary("unwind-generic"),
+                .linkedLibrary("unwind"),
+                .linkedLibrary("lzma"),
+            ]
+        ),
+        .systemLibrary(
+            name: "CReadline",
+            providers: [.apt(["libreadline-dev"])]
+        ),
+        .target(
+            name: "VMScopeCore",
+            dependencies: ["CVMScopeShims"]
+        ),
+        .target(
+            name: "VMScopeShell",
+            dependencies: ["VMScopeCore", "CReadline"]
+        ),
+        .executableTarget(
+            name: "vmscope",
+            dependencies: ["VMScopeShell"]
+        ),
+        .testTarget(
+            name: "VMScopeTests",
+            dependencies: ["VMScopeCore", "VMScopeShell"]
+        ),
+    ]
+)

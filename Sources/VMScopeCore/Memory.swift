@@ -1,0 +1,112 @@
+import CVMScopeShims
+import Glibc
+
+/// What a read returned: the bytes that exist from `address` on, and if the
+/// read stopped early, the first address that could not be read.
+public struct MemoryRead: Sendable {
+    public let address: UInt64
+    public let bytes: [UInt8]
+    public let firstBadAddress: UInt64?
+    public let errno: Int32
+
+    public var isComplete: Bool { firstBadAddress == nil }
+}
+
+/// Reads and writes a stopped target's memory.
+///
+/// Reads go through process_vm_readv in large chunks (no ptrace word
+/// peeks); pages it cannot read (no read permission) are retried through
+/// /proc/PID/mem, which the kernel serves with FOLL_FORCE. Writes go through
+/// /proc/PID/mem, which also writes read-only code pages.
+final class MemoryAccess {
+    let pid: Int32
+    private var memFD: Int32
+    static let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+    /// /proc/PID/mem takes an off_t: addresses from 2^63 up cannot be named.
+    static let highestOffset = UInt64(Int64.max)
+
+    init(pid: Int32) throws {
+        self.pid = pid
+        memFD = open("/proc/\(pid)/mem", O_RDWR | O_CLOEXEC)
+        if memFD < 0 { memFD = open("/proc/\(pid)/mem", O_RDONLY | O_CLOEXEC) }
+    }
+
+    deinit { close() }
+
+    func close() {
+        if memFD >= 0 { Glibc.close(memFD) }
+        memFD = -1
+    }
+
+    func read(_ address: UInt64, count requested: Int) -> MemoryRead {
+        // Never run past the top of the 64-bit space.
+        let room = UInt64.max - address
+        let count = Int(min(UInt64(max(requested, 0)), room == UInt64.max ? room : room + 1, UInt64(Int.max)))
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        var lastErrno: Int32 = 0
+        bytes.withUnsafeMutableBytes { buffer in
+            while done < count {
+                let n = vms_process_vm_readv(pid, buffer.baseAddress! + done, count - done, address + UInt64(done))
+                if n > 0 { done += n; continue }
+                lastErrno = n < 0 ? errno : EFAULT
+                if n < 0 && lastErrno == EINTR { continue }
+                // Fall back to /proc/PID/mem one page at a time.
+                let got = readThroughMemFile(buffer.baseAddress! + done, count - done, address + UInt64(done))
+                if got.count == 0 {
+                    if got.errno != 0 { lastErrno = got.errno }
+                    break
+                }
+                done += got.count
+            }
+        }
+        if done < count {
+            bytes.removeSubrange(done...)
+            return MemoryRead(address: address, bytes: bytes, firstBadAddress: address + UInt64(done),
+                              errno: lastErrno)
+        }
+        return MemoryRead(address: address, bytes: bytes, firstBadAddress: nil, errno: 0)
+    }
+
+    /// Reads up to the end of the page at `address` and on through any
+    /// following pages that /proc/PID/mem serves.
+    private func readThroughMemFile(_ into: UnsafeMutableRawPointer, _ count: Int, _ address: UInt64)
+        -> (count: Int, errno: Int32) {
+        guard memFD >= 0, address <= Self.highestOffset else { return (0, EIO) }
+        var done = 0
+        while done < count {
+            let here = address + UInt64(done)
+            if here > Self.highestOffset { break }
+            let pageEnd = (here | (Self.pageSize - 1)) &+ 1
+            let chunk = Int(min(UInt64(count - done), pageEnd == 0 ? UInt64(count - done) : pageEnd - here))
+            let n = pread(memFD, into + done, chunk, off_t(Int64(bitPattern: here)))
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return (done, n < 0 ? errno : EIO) }
+            done += n
+            // Once the fallback has crossed into a page process_vm_readv may
+            // read, hand back to the fast path.
+            if n == chunk && done > 0 && here + UInt64(n) == pageEnd { return (done, 0) }
+        }
+        return (done, 0)
+    }
+
+    func write(_ address: UInt64, bytes: [UInt8]) throws {
+        guard memFD >= 0 else { throw VMScopeError.system(operation: "open /proc/\(pid)/mem", errno: EACCES) }
+        guard address <= Self.highestOffset, UInt64.max - address >= UInt64(bytes.count) else {
+            throw VMScopeError.unmapped(address: address)
+        }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes {
+                pwrite(memFD, $0.baseAddress! + done, bytes.count - done, off_t(Int64(bitPattern: address + UInt64(done))))
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 {
+                let err = n < 0 ? errno : EIO
+                if err == EIO || err == EFAULT { throw VMScopeError.unmapped(address: address + UInt64(done)) }
+                throw VMScopeError.system(operation: "write memory at 0x\(String(address + UInt64(done), radix: 16))", errno: err)
+            }
+            done += n
+        }
+    }
+}

@@ -1,0 +1,355 @@
+import CVMScopeShims
+import Glibc
+
+/// A traced process: every one of its threads seized and stopped.
+///
+/// All ptrace calls must come from the OS thread that attached (the kernel
+/// knows the tracer as a thread, not a process), so this class is
+/// synchronous and checks the calling thread on every public entry point.
+public final class Target {
+    public let pid: Int32
+    /// vmscope started it: it is killed on exit unless detached on purpose.
+    public let launched: Bool
+    /// The process's start time (field 22 of /proc/PID/stat): with the pid it
+    /// identifies this process even after the pid is reused.
+    public let startTime: UInt64
+    public private(set) var threads: [Int32: TracedThread] = [:]
+    /// Set once the whole process has gone (exited or killed).
+    public private(set) var exitStatus: ExitStatus?
+    let tracerTID: Int32
+    let memory: MemoryAccess
+
+    public var threadIDs: [Int32] { threads.keys.sorted() }
+    public var isAttached: Bool { exitStatus == nil && !threads.isEmpty }
+
+    static let commonOptions = VMS_PTRACE_O_TRACECLONE | VMS_PTRACE_O_TRACEEXEC | VMS_PTRACE_O_TRACESYSGOOD
+
+    private init(pid: Int32, launched: Bool) throws {
+        self.pid = pid
+        self.launched = launched
+        self.tracerTID = vms_gettid()
+        self.startTime = ProcFS.stat(pid: pid)?.startTime ?? 0
+        self.memory = try MemoryAccess(pid: pid)
+        vms_emergency_set_target(pid, launched ? 1 : 0)
+    }
+
+    deinit {
+        // A safety net only: the shell detaches explicitly.
+        if exitStatus == nil && !threads.isEmpty {
+            if launched { try? kill() } else { try? detach() }
+        }
+    }
+
+    // MARK: attach and launch
+
+    /// Seizes every thread of `pid` and stops it with PTRACE_INTERRUPT (no
+    /// SIGSTOP is ever sent). /proc/PID/task is re-read until two scans in a
+    /// row find no new thread.
+    public static func attach(pid: Int32) throws -> Target {
+        try AttachPreflight.check(pid: pid)
+        let target = try Target(pid: pid, launched: false)
+        do {
+            try target.seizeAllThreads()
+        } catch {
+            target.releaseAfterFailedAttach()
+            throw error
+        }
+        return target
+    }
+
+    /// Starts `path` traced and stopped at its first instruction (the exec
+    /// event). ASLR is off unless asked for, so addresses repeat run to run.
+    public static func launch(path: String, arguments: [String], environment: [String],
+                              disableASLR: Bool = true) throws -> Target {
+        let resolved = try resolveExecutable(path)
+        let argv = [resolved.split(separator: "/").last.map(String.init) ?? resolved] + arguments
+        let options = commonOptions | VMS_PTRACE_O_EXITKILL
+        let pid = withCStrings(argv) { cArgv in
+            withCStrings(environment) { cEnv in
+                vms_spawn_seized(resolved, cArgv, cEnv, disableASLR ? 1 : 0, options)
+            }
+        }
+        if pid < 0 { throw VMScopeError.launchFailed(path: resolved, errno: errno) }
+        let target = try Target(pid: pid, launched: true)
+        target.threads[pid] = TracedThread(tid: pid, stop: .event(VMS_PTRACE_EVENT_EXEC))
+        vms_emergency_add_thread(pid)
+        return target
+    }
+
+    private func seizeAllThreads() throws {
+        var known = Set<Int32>()
+        var toWait: [Int32] = []
+        var quietScans = 0
+        while quietScans < 2 {
+            let tids: [Int32]
+            do { tids = try ProcFS.threadIDs(pid: pid) } catch {
+                throw VMScopeError.targetExited(pid: pid, status: .unknown)
+            }
+            var foundNew = false
+            for tid in tids where known.insert(tid).inserted {
+                foundNew = true
+                if vms_ptrace_seize(tid, Self.commonOptions) == 0 {
+                    vms_emergency_add_thread(tid)
+                    _ = vms_ptrace_interrupt(tid)
+                    toWait.append(tid)
+                    continue
+                }
+                let err = errno
+                if err == ESRCH { continue }  // the thread ended meanwhile
+                if err == EPERM && !toWait.isEmpty && tracerOf(tid) == tracerTID {
+                    // Attached automatically by PTRACE_O_TRACECLONE.
+                    vms_emergency_add_thread(tid)
+                    toWait.append(tid)
+                    continue
+                }
+                if toWait.isEmpty { throw AttachPreflight.explainSeizeFailure(pid: pid, errno: err) }
+                throw VMScopeError.system(operation: "seize thread \(tid)", errno: err)
+            }
+            quietScans = foundNew ? 0 : quietScans + 1
+        }
+        var index = 0
+        while index < toWait.count {
+            let tid = toWait[index]
+            index += 1
+            if threads[tid] != nil { continue }
+            if let newThread = try collectStop(tid), !toWait.contains(newThread) {
+                toWait.append(newThread)
+            }
+        }
+        if threads[pid] == nil && threads.isEmpty {
+            throw VMScopeError.targetExited(pid: pid, status: exitStatus ?? .unknown)
+        }
+    }
+
+    private func tracerOf(_ tid: Int32) -> Int32? {
+        ProcFS.status(pid: tid)?["TracerPid"].flatMap { Int32($0) }
+    }
+
+    /// Waits for `tid`'s next stop and records it. Returns the tid of a
+    /// thread it just created (PTRACE_EVENT_CLONE), which also needs a wait.
+    @discardableResult
+    func collectStop(_ tid: Int32) throws -> Int32? {
+        var status: Int32 = 0
+        while waitpid(tid, &status, VMS_WALL) < 0 {
+            let err = errno
+            if err == EINTR { continue }
+            if err == ECHILD { forget(tid, status: .unknown); return nil }
+            throw VMScopeError.system(operation: "wait for thread \(tid)", errno: err)
+        }
+        if vms_wifexited(status) != 0 || vms_wifsignaled(status) != 0 {
+            let how: ExitStatus = vms_wifexited(status) != 0
+                ? .exited(code: vms_wexitstatus(status)) : .killed(signal: vms_wtermsig(status))
+            forget(tid, status: how)
+            return nil
+        }
+        let stop = StopKind(status: status)
+        threads[tid] = TracedThread(tid: tid, stop: stop)
+        if case .signal(let sig) = stop { vms_emergency_set_pending(tid, sig) }
+        if case .event(let event) = stop, event == VMS_PTRACE_EVENT_CLONE {
+            var message: UInt = 0
+            if vms_ptrace_geteventmsg(tid, &message) == 0, message != 0 {
+                vms_emergency_add_thread(Int32(message))
+                return Int32(message)
+            }
+        }
+        return nil
+    }
+
+    private func forget(_ tid: Int32, status: ExitStatus) {
+        threads[tid] = nil
+        vms_emergency_remove_thread(tid)
+        if tid == pid { exitStatus = status }
+        if tid == pid || threads.isEmpty {
+            if exitStatus == nil { exitStatus = status }
+        }
+    }
+
+    private func releaseAfterFailedAttach() {
+        for tid in threadIDs { _ = vms_ptrace_detach(tid, threads[tid]?.pendingSignal ?? 0) }
+        threads = [:]
+        vms_emergency_clear()
+    }
+
+    // MARK: letting go
+
+    /// Lets every thread run on exactly as before: a signal that arrived while
+    /// a thread was stopped (and was taken from the kernel by its stop) is
+    /// handed back; a group-stop stays a group-stop.
+    public func detach() throws {
+        try ensureTracerThread()
+        var firstError: VMScopeError?
+        for tid in threadIDs {
+            let signal = threads[tid]?.pendingSignal ?? 0
+            if vms_ptrace_detach(tid, signal) != 0 {
+                let err = errno
+                if err != ESRCH && firstError == nil {
+                    firstError = .system(operation: "detach from thread \(tid)", errno: err)
+                }
+                reapIfGone(tid)
+            }
+            threads[tid] = nil
+            vms_emergency_remove_thread(tid)
+        }
+        vms_emergency_clear()
+        memory.close()
+        if let firstError { throw firstError }
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    public func kill() throws {
+        try ensureTracerThread()
+        vms_emergency_clear()
+        memory.close()
+        guard exitStatus == nil else { threads = [:]; return }
+        _ = Glibc.kill(pid, SIGKILL)
+        for tid in threadIDs where tid != pid { reapIfGone(tid, blocking: true) }
+        var status: Int32 = 0
+        while waitpid(pid, &status, VMS_WALL) < 0 && errno == EINTR {}
+        threads = [:]
+        exitStatus = .killed(signal: SIGKILL)
+    }
+
+    private func reapIfGone(_ tid: Int32, blocking: Bool = false) {
+        var status: Int32 = 0
+        while waitpid(tid, &status, VMS_WALL | (blocking ? 0 : WNOHANG)) < 0 && errno == EINTR {}
+    }
+
+    // MARK: registers
+
+    public func registers(tid: Int32? = nil) throws -> Registers {
+        let tid = try stoppedThread(tid)
+        var raw = user_regs_struct()
+        if vms_ptrace_getregs(tid, &raw) != 0 { throw failure("read the registers of thread \(tid)", tid) }
+        return Registers(raw: raw)
+    }
+
+    public func setRegisters(_ registers: Registers, tid: Int32? = nil) throws {
+        let tid = try stoppedThread(tid)
+        var raw = registers.raw
+        if vms_ptrace_setregs(tid, &raw) != 0 { throw failure("write the registers of thread \(tid)", tid) }
+    }
+
+    // MARK: memory and maps
+
+    public func read(_ address: UInt64, count: Int) throws -> MemoryRead {
+        try ensureLive()
+        return memory.read(address, count: count)
+    }
+
+    public func write(_ address: UInt64, bytes: [UInt8]) throws {
+        try ensureLive()
+        try memory.write(address, bytes: bytes)
+    }
+
+    public func maps() throws -> [Mapping] {
+        try ensureLive()
+        do { return try MapsParser.read(pid: pid) } catch {
+            try ensureLive()
+            throw error
+        }
+    }
+
+    // MARK: checks
+
+    func ensureTracerThread() throws {
+        let me = vms_gettid()
+        if me != tracerTID { throw VMScopeError.wrongThread(expected: tracerTID, actual: me) }
+    }
+
+    func ensureLive() throws {
+        try ensureTracerThread()
+        if let exitStatus { throw VMScopeError.targetExited(pid: pid, status: exitStatus) }
+        if threads.isEmpty { throw VMScopeError.notAttached }
+    }
+
+    private func stoppedThread(_ tid: Int32?) throws -> Int32 {
+        try ensureLive()
+        let tid = tid ?? (threads[pid] != nil ? pid : threadIDs[0])
+        guard threads[tid] != nil else { throw VMScopeError.noSuchThread(tid: tid) }
+        return tid
+    }
+
+    /// Turns a failed ptrace call into an error; ESRCH on a thread we hold
+    /// stopped means it died (SIGKILL from outside), so collect its end.
+    func failure(_ operation: String, _ tid: Int32) -> VMScopeError {
+        let err = errno
+        if err == ESRCH {
+            _ = try? collectStop(tid)
+            if let exitStatus { return .targetExited(pid: pid, status: exitStatus) }
+            if threads[tid] == nil { return .noSuchThread(tid: tid) }
+        }
+        return .system(operation: operation, errno: err)
+    }
+}
+
+/// The state a traced thread was left in by its last stop.
+public struct TracedThread: Sendable {
+    public let tid: Int32
+    public let stop: StopKind
+    /// A signal the stop took from the kernel; handed back on resume/detach.
+    public var pendingSignal: Int32 {
+        if case .signal(let sig) = stop { return sig }
+        return 0
+    }
+}
+
+/// Why a thread is in a ptrace-stop.
+public enum StopKind: Equatable, Sendable {
+    /// PTRACE_INTERRUPT or a new thread's first stop (PTRACE_EVENT_STOP).
+    case interrupted
+    /// A group-stop (SIGSTOP, SIGTSTP...): it stays stopped after detach.
+    case groupStop(signal: Int32)
+    /// A signal about to be delivered (signal-delivery-stop).
+    case signal(Int32)
+    case syscall
+    /// Another PTRACE_EVENT_* (clone, exec, exit, fork).
+    case event(Int32)
+
+    init(status: Int32) {
+        let event = vms_wptrace_event(status)
+        let sig = vms_wstopsig(status)
+        if event == VMS_PTRACE_EVENT_STOP {
+            self = [SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU].contains(sig) ? .groupStop(signal: sig) : .interrupted
+        } else if event != 0 {
+            self = .event(event)
+        } else if sig == SIGTRAP | 0x80 {
+            self = .syscall
+        } else {
+            self = .signal(sig)
+        }
+    }
+}
+
+/// The name of a PTRACE_EVENT_* number ("clone", "exec"...).
+public func ptraceEventName(_ event: Int32) -> String {
+    switch event {
+    case VMS_PTRACE_EVENT_FORK: return "fork"
+    case VMS_PTRACE_EVENT_VFORK: return "vfork"
+    case VMS_PTRACE_EVENT_CLONE: return "clone"
+    case VMS_PTRACE_EVENT_EXEC: return "exec"
+    case VMS_PTRACE_EVENT_EXIT: return "exit"
+    default: return "event \(event)"
+    }
+}
+
+/// Finds a program the way a shell would: a name without "/" is looked up in PATH.
+func resolveExecutable(_ name: String) throws -> String {
+    if name.contains("/") {
+        if access(name, X_OK) != 0 { throw VMScopeError.launchFailed(path: name, errno: errno) }
+        return name
+    }
+    let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin"
+    for dir in path.split(separator: ":") {
+        let candidate = "\(dir)/\(name)"
+        if access(candidate, X_OK) == 0 { return candidate }
+    }
+    throw VMScopeError.launchFailed(path: name, errno: ENOENT)
+}
+
+/// Runs `body` with a NULL-terminated C array of the strings.
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for pointer in pointers { free(pointer) } }
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}

@@ -1,0 +1,100 @@
+import Glibc
+import VMScopeCore
+
+struct ExamineResult: CommandResult {
+    let read: MemoryRead
+    let requested: Int
+
+    func text(_ style: Style) -> String {
+        var lines: [String] = []
+        let bytes = read.bytes
+        var offset = 0
+        while offset < bytes.count {
+            let row = bytes[offset..<min(offset + 16, bytes.count)]
+            var hexPart = ""
+            for (i, byte) in row.enumerated() {
+                hexPart += (i == 8 ? "  " : " ") + hex(UInt64(byte), width: 2).dropFirst(2)
+            }
+            let pad = String(repeating: " ", count: (16 - row.count) * 3 + (row.count <= 8 ? 1 : 0))
+            let ascii = String(row.map { (0x20..<0x7f).contains($0) ? Character(UnicodeScalar($0)) : "." })
+            lines.append("\(style.paint(hex(read.address + UInt64(offset), width: 16), .address)) \(hexPart)\(pad)  |\(ascii)|")
+            offset += 16
+        }
+        if let bad = read.firstBadAddress {
+            let why = read.errno == 0 ? "" : " (\(errorName(read.errno)))"
+            lines.append("Read \(bytes.count) of \(requested) bytes: \(hex(bad)) cannot be read\(why).")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    var json: JSON {
+        var fields: [(String, JSON)] = [
+            ("address", .address(read.address)), ("length", .int(Int64(read.bytes.count))),
+            ("requested", .int(Int64(requested))),
+            ("bytes", .string(read.bytes.map { String(hex(UInt64($0), width: 2).dropFirst(2)) }.joined())),
+        ]
+        if let bad = read.firstBadAddress { fields.append(("error_address", .address(bad))) }
+        return .object(fields)
+    }
+}
+
+struct ExamineCommand: ShellCommand {
+    static let spec = CommandSpec(
+        name: "x", aliases: ["examine"], group: .inspect, usage: "x ADDRESS [COUNT]",
+        summary: "Hexdump COUNT bytes (default 64) with ASCII; a read that meets an unmapped page shows what exists and names the first bad address.",
+        example: "x $rsp 32", needsTarget: true, arguments: [.register])
+
+    static let maximumCount = 1 << 30
+
+    static func run(_ arguments: [String], in session: Session) throws -> CommandResult {
+        guard (1...2).contains(arguments.count) else { throw ShellError.usage(command: spec.name, usage: spec.usage) }
+        let target = try session.requireTarget()
+        let regs = try target.registers(tid: try session.currentThread())
+        let address = try AddressExpression.evaluate(arguments[0], registers: regs)
+        var count = 64
+        if arguments.count == 2 {
+            guard let value = AddressExpression.parseNumber(arguments[1]) else { throw ShellError.badNumber(arguments[1]) }
+            guard value <= UInt64(maximumCount) else {
+                throw ShellError.badValue(arguments[1], expected: "a count of at most \(maximumCount) bytes")
+            }
+            count = Int(value)
+        }
+        let read = try target.read(address, count: count)
+        if read.bytes.isEmpty && count > 0 { throw VMScopeError.unmapped(address: address) }
+        return ExamineResult(read: read, requested: count)
+    }
+}
+
+struct MapsResult: CommandResult {
+    let mappings: [Mapping]
+
+    func text(_ style: Style) -> String {
+        var rows = [["START", "END", "PERMS", "OFFSET", "SIZE", "PATH"]]
+        for m in mappings {
+            let role: Style.Role = m.isExecutable ? .code : m.path == "[heap]" ? .heap
+                : m.path == "[stack]" ? .stack : m.isWritable ? .data : .rodata
+            rows.append([style.paint(hex(m.start, width: 12), role), style.paint(hex(m.end, width: 12), role),
+                         m.perms, hex(m.offset), humanSize(m.size), sanitized(m.path)])
+        }
+        return table(rows)
+    }
+
+    var json: JSON {
+        .object([("maps", .array(mappings.map { m in
+            .object([("start", .address(m.start)), ("end", .address(m.end)), ("perms", .string(m.perms)),
+                     ("offset", .address(m.offset)), ("device", .string(m.device)),
+                     ("inode", .int(Int64(m.inode))), ("path", .string(m.path))])
+        }))])
+    }
+}
+
+struct MapsCommand: ShellCommand {
+    static let spec = CommandSpec(
+        name: "maps", aliases: ["vmmap", "info proc mappings"], group: .inspect, usage: "maps",
+        summary: "The process's memory map, read from /proc/PID/maps.",
+        example: "maps", needsTarget: true)
+
+    static func run(_ arguments: [String], in session: Session) throws -> CommandResult {
+        MapsResult(mappings: try session.requireTarget().maps())
+    }
+}

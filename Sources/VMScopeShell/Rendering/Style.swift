@@ -1,0 +1,43 @@
+import Glibc
+
+/// The one colour palette every command uses, after pwndbg's legend: code
+/// red, data purple, heap blue, stack yellow, libraries... Colour only when
+/// asked for (a terminal, no --no-color, no NO_COLOR).
+public struct Style: Sendable {
+    public enum Role: Sendable {
+        case code, data, rodata, heap, stack, library, guardPage, address, heading, error, dim, changed
+    }
+
+    public let enabled: Bool
+
+    public init(enabled: Bool) { self.enabled = enabled }
+
+    public static let plain = Style(enabled: false)
+
+    /// The colour decision for standard output.
+    public static func forStandardOutput(noColorFlag: Bool) -> Style {
+        let noColorEnv = getenv("NO_COLOR").map { String(cString: $0).isEmpty == false } ?? false
+        return Style(enabled: !noColorFlag && !noColorEnv && isatty(STDOUT_FILENO) == 1)
+    }
+
+    private func code(_ role: Role) -> String {
+        switch role {
+        case .code: return "31"
+        case .data: return "35"
+        case .rodata: return "32"
+        case .heap: return "34"
+        case .stack: return "33"
+        case .library: return "36"
+        case .guardPage: return "90"
+        case .address: return "36"
+        case .heading: return "1"
+        case .error: return "1;31"
+        case .dim: return "2"
+        case .changed: return "1;33"
+        }
+    }
+
+    public func paint(_ text: String, _ role: Role) -> String {
+        enabled ? "\u{1B}[\(code(role))m\(text)\u{1B}[0m" : text
+    }
+}

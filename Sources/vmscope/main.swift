@@ -1,0 +1,5 @@
+// The thin executable: everything lives in VMScopeShell.
+import Glibc
+import VMScopeShell
+
+exit(VMScopeMain.run(CommandLine.arguments))

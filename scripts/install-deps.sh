@@ -1,0 +1,26 @@
+#!/bin/sh
+# Installs the system packages vmscope builds against, only when missing.
+# Used by `make demo` and `make test`, so a fresh Debian machine with Swift
+# needs nothing else.
+set -eu
+PACKAGES="libunwind-dev libreadline-dev liblzma-dev pkg-config"
+
+missing=""
+pkg-config --exists libunwind-ptrace 2>/dev/null || missing="$missing libunwind-dev"
+[ -f /usr/include/readline/readline.h ] || missing="$missing libreadline-dev"
+[ -f /usr/include/lzma.h ] || missing="$missing liblzma-dev"
+command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+command -v cc >/dev/null 2>&1 || missing="$missing gcc"
+[ -z "$missing" ] && exit 0
+
+echo "vmscope: installing missing packages:$missing" >&2
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+else
+    echo "vmscope: need root or sudo to run: apt-get install -y $PACKAGES" >&2
+    exit 1
+fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
