@@ -60,7 +60,7 @@ final class TestTarget: @unchecked Sendable {
     init(_ name: String, _ args: [String] = [], environment: [String: String]? = nil) throws {
         self.name = name
         ignoreSIGPIPEOnce()
-        let path = TestTarget.path(name)
+        let path = name.hasPrefix("/") ? name : TestTarget.path(name)
         guard access(path, X_OK) == 0 else {
             throw TestTargetError(
                 "test target '\(name)' not found or not executable at \(path) "
