@@ -13,7 +13,7 @@ public final class Target {
     /// The process's start time (field 22 of /proc/PID/stat): with the pid it
     /// identifies this process even after the pid is reused.
     public let startTime: UInt64
-    public private(set) var threads: [Int32: TracedThread] = [:]
+    public internal(set) var threads: [Int32: TracedThread] = [:]
     /// Set once the whole process has gone (exited or killed).
     public private(set) var exitStatus: ExitStatus?
     let tracerTID: Int32
