@@ -26,9 +26,14 @@ let package = Package(
             name: "CReadline",
             providers: [.apt(["libreadline-dev"])]
         ),
+        // liblzma, for MiniDebugInfo (.gnu_debugdata is xz-compressed).
+        .systemLibrary(
+            name: "CLZMA",
+            providers: [.apt(["liblzma-dev"])]
+        ),
         .target(
             name: "VMScopeCore",
-            dependencies: ["CVMScopeShims"]
+            dependencies: ["CVMScopeShims", "CLZMA"]
         ),
         .target(
             name: "VMScopeShell",

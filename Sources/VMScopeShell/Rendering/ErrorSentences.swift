@@ -51,6 +51,8 @@ func sentence(for error: VMScopeError) -> String {
         return "Cannot start '\(sanitized(path))': \(errorName(code))."
     case .wrongThread(let expected, let actual):
         return "Internal error: ptrace was called from thread \(actual), but thread \(expected) is the tracer."
+    case .malformedELF(let path, let reason):
+        return "'\(sanitized(path))' is not a usable ELF file: \(sanitized(reason))."
     }
 }
 
