@@ -9,4 +9,6 @@ public enum ShellError: Error, Equatable {
     case noSuchFile(String, errno: Int32)
     case sourceTooDeep(String)
     case unknownSetting(String)
+    case cannotWrite(String, errno: Int32)
+    case unknownTopic(String, topics: [String])
 }

@@ -91,5 +91,9 @@ func sentence(for error: ShellError) -> String {
         return "'source \(sanitized(path))' nests scripts more than 16 deep (a script that sources itself?)."
     case .unknownSetting(let name):
         return "There is no setting '\(sanitized(name, limit: 40))'; try reg, on-error or color."
+    case .cannotWrite(let path, let code):
+        return "Cannot write '\(sanitized(path))': \(errorName(code))."
+    case .unknownTopic(let topic, let topics):
+        return "There is no topic '\(sanitized(topic, limit: 40))'; the topics are \(topics.joined(separator: ", "))."
     }
 }
