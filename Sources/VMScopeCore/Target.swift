@@ -18,6 +18,8 @@ public final class Target {
     public private(set) var exitStatus: ExitStatus?
     let tracerTID: Int32
     let memory: MemoryAccess
+    /// The stack unwinder (Unwind/), made on first use and kept across stops.
+    var unwinderStorage: Unwinder?
 
     public var threadIDs: [Int32] { threads.keys.sorted() }
     public var isAttached: Bool { exitStatus == nil && !threads.isEmpty }
@@ -192,6 +194,7 @@ public final class Target {
         }
         vms_emergency_clear()
         memory.close()
+        releaseUnwinder()
         if let firstError { throw firstError }
     }
 
@@ -200,6 +203,7 @@ public final class Target {
         try ensureTracerThread()
         vms_emergency_clear()
         memory.close()
+        releaseUnwinder()
         guard exitStatus == nil else { threads = [:]; return }
         _ = Glibc.kill(pid, SIGKILL)
         for tid in threadIDs where tid != pid { reapIfGone(tid, blocking: true) }

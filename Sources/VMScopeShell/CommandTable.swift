@@ -10,7 +10,7 @@ public enum CommandTable {
     ]
 
     nonisolated(unsafe) static let inspectCommands: [any ShellCommand.Type] = [
-        RegsCommand.self, SetCommand.self, ExamineCommand.self, MapsCommand.self,
+        RegsCommand.self, SetCommand.self, ExamineCommand.self,
     ]
 
     nonisolated(unsafe) static let shellCommands: [any ShellCommand.Type] = [

@@ -23,7 +23,14 @@ public final class Session {
         public var style = Style.plain
         public var onErrorStop = true
         public var disableASLR = true
+        /// Print addresses relative to their band (`heap+0x10`), so runs under ASLR compare equal.
+        public var symbolic = false
     }
+
+    /// Parsed ELF files of the target's modules, read once per session.
+    public let modules = ModuleCache()
+    /// brk(0) results, kept while the target has not run.
+    public let programBreaks = ProgramBreakCache()
 
     public init(settings: Settings, output: OutputSink) {
         self.settings = settings

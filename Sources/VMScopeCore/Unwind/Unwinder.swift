@@ -1,0 +1,129 @@
+import CVMScopeShims
+import Glibc
+
+/// Walks the stacks of a traced process with libunwind's remote unwinder.
+///
+/// One per Target (`target.unwinder()`), kept across stops: libunwind's
+/// parsed unwind info (UNW_CACHE_GLOBAL) stays valid while the code does
+/// not change, and the page cache that serves its memory reads is flushed
+/// whenever the target runs (`Target.willResume()`). Only the tracer thread
+/// may use it.
+public final class Unwinder {
+    public static let defaultMaxFrames = 100_000
+    /// Wall-clock budget of one walk: a damaged stack must not hang the shell.
+    public static let defaultTimeLimit = 10.0
+
+    private var space: OpaquePointer?
+    private let target: Target
+    /// Reused between walks: a 100,000-frame buffer is 10 MB.
+    private var buffer: UnsafeMutableBufferPointer<vms_unw_frame>?
+
+    init(target: Target) throws {
+        self.target = target
+        guard let space = vms_unw_space_create(target.pid) else {
+            throw VMScopeError.system(operation: "create a libunwind address space", errno: errno)
+        }
+        self.space = space
+    }
+
+    deinit { close() }
+
+    func close() {
+        if let space { vms_unw_space_destroy(space) }
+        space = nil
+        buffer?.deallocate()
+        buffer = nil
+    }
+
+    /// Forgets cached target memory (the stack changes when threads run).
+    func flushMemory() {
+        if let space { vms_unw_space_flush_memory(space) }
+    }
+
+    /// Forgets libunwind's parsed unwind info as well (after exec, or when
+    /// libraries were loaded or unloaded).
+    public func flushAll() {
+        if let space { vms_unw_space_flush_all(space) }
+    }
+
+    /// Page-cache statistics: word reads served from cache, pages read.
+    public var statistics: (hits: UInt64, pageReads: UInt64) {
+        var hits: UInt64 = 0, reads: UInt64 = 0
+        if let space { vms_unw_space_stats(space, &hits, &reads) }
+        return (hits, reads)
+    }
+
+    /// The frames of thread `tid` (default: the main thread), innermost first.
+    public func backtrace(tid: Int32? = nil, maxFrames: Int = defaultMaxFrames,
+                          timeLimit: Double = defaultTimeLimit) throws -> Backtrace {
+        let registers = try target.registers(tid: tid)
+        let thread = tid ?? target.pid
+        guard let space else { throw VMScopeError.notAttached }
+        let limit = max(1, maxFrames)
+        if buffer == nil || buffer!.count < limit {
+            buffer?.deallocate()
+            buffer = UnsafeMutableBufferPointer<vms_unw_frame>.allocate(capacity: limit)
+        }
+        guard let frames = buffer, let base = frames.baseAddress else { throw VMScopeError.notAttached }
+        var reason: Int32 = 0
+        var unwError: Int32 = 0
+        var raw = registers.raw
+        let started = monotonicSeconds()
+        let count = Int(vms_unw_walk(space, &raw, base, limit, timeLimit, &reason, &unwError))
+        let seconds = monotonicSeconds() - started
+        var result: [Frame] = []
+        result.reserveCapacity(count)
+        for index in 0..<count {
+            let f = frames[index]
+            let has = { (bit: Int) in Int(f.valid) & bit != 0 }
+            let calledSignalFrame = index > 0 && frames[index - 1].is_signal_frame != 0
+            result.append(Frame(
+                index: index, ip: f.ip, sp: f.sp, cfa: has(VMS_UNW_HAS_CFA) ? f.cfa : nil,
+                registers: FrameRegisters(rbp: has(VMS_UNW_HAS_RBP) ? f.rbp : nil, rbx: has(VMS_UNW_HAS_RBX) ? f.rbx : nil,
+                                          r12: has(VMS_UNW_HAS_R12) ? f.r12 : nil, r13: has(VMS_UNW_HAS_R13) ? f.r13 : nil,
+                                          r14: has(VMS_UNW_HAS_R14) ? f.r14 : nil, r15: has(VMS_UNW_HAS_R15) ? f.r15 : nil),
+                rbpSavedAt: f.rbp_location == 0 ? nil : f.rbp_location,
+                isSignalFrame: f.is_signal_frame != 0,
+                ipIsReturnAddress: index > 0 && !calledSignalFrame))
+        }
+        let stop: UnwindStop
+        switch reason {
+        case Int32(VMS_UNW_STOP_END): stop = .end
+        case Int32(VMS_UNW_STOP_MAX_FRAMES): stop = .maxFrames
+        case Int32(VMS_UNW_STOP_CFA_NOT_UP): stop = .cfaNotIncreasing
+        case Int32(VMS_UNW_STOP_REPEATED): stop = .repeatedFrame
+        case Int32(VMS_UNW_STOP_TIMEOUT): stop = .timeout
+        default: stop = .failed(String(cString: vms_unw_strerror(unwError)))
+        }
+        return Backtrace(tid: thread, frames: result, stop: stop, seconds: seconds)
+    }
+}
+
+extension Target {
+    /// The process's unwinder, created on first use.
+    public func unwinder() throws -> Unwinder {
+        try ensureLive()
+        if let unwinderStorage { return unwinderStorage }
+        let made = try Unwinder(target: self)
+        unwinderStorage = made
+        return made
+    }
+
+    /// Drops every cache of target memory. Whatever lets the target's
+    /// threads run (continue, step, detach) must call this first.
+    public func willResume() {
+        unwinderStorage?.flushMemory()
+    }
+
+    /// On detach or kill: the address space and its caches go.
+    func releaseUnwinder() {
+        unwinderStorage?.close()
+        unwinderStorage = nil
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+}
