@@ -48,6 +48,7 @@ public enum VMScopeMain {
         settings.json = options.json
         settings.style = options.json ? .plain : Style.forStandardOutput(noColorFlag: options.noColor)
         settings.disableASLR = !options.aslr
+        settings.symbolic = options.symbolic
         let session = Session(settings: settings, output: StandardOutput())
         let dispatcher = Dispatcher(session: session)
         defer { session.release() }

@@ -1,0 +1,150 @@
+import Glibc
+import VMScopeCore
+
+/// The layout diagram as an SVG for handouts. Bands span from a few bytes to
+/// exabytes, so each box's height is proportional to log2 of its size (a
+/// linear scale would show nothing but the non-canonical hole); gaps between
+/// bands are drawn the same way, hatched. High addresses at the top, as in
+/// the model. Open it in any browser.
+enum LayoutSVG {
+    static let width = 980.0
+    static let unit = 9.0          // pixels per doubling of size
+    static let minimumHeight = 22.0
+
+    static func height(_ size: UInt64) -> Double {
+        max(minimumHeight, unit * log2(Double(max(size, 1))))
+    }
+
+    static func render(_ result: LayoutResult) -> String {
+        let namer = result.namer
+        struct Row { let band: Band; let isGap: Bool; let parts: [Band] }
+        var rows: [Row] = []
+        var previousStart: UInt64?
+        var index = 0
+        let bands = result.bands
+        while index < bands.count {
+            let band = bands[index]
+            var parts: [Band] = []
+            var next = index + 1
+            while next < bands.count && bands[next].level == 1 { parts.append(bands[next]); next += 1 }
+            if let above = previousStart, band.end != 0, above > band.end {
+                rows.append(Row(band: Band(name: "unmapped gap", start: band.end, end: above, kind: "gap", level: 0, detail: ""),
+                                isGap: true, parts: []))
+            }
+            rows.append(Row(band: band, isGap: false, parts: parts))
+            previousStart = band.start
+            index = next
+        }
+        var y = 60.0
+        var body = ""
+        for row in rows {
+            let h = height(row.band.size)
+            let fill = row.isGap ? "url(#hatch)" : color(row.band.kind)
+            body += rect(x: 200, y: y, w: 300, h: h, fill: fill)
+            body += label(x: 210, y: y + 15, text: row.band.name, bold: !row.isGap)
+            body += label(x: 210, y: y + h - 6 > y + 28 ? y + h - 6 : y + 15, text: "", bold: false)
+            let sizeText = row.band.end == 0 ? humanSize(row.band.size) : humanSize(row.band.size)
+            body += label(x: 490, y: y + 15, text: sizeText, bold: false, anchor: "end")
+            // The band's end (top edge) and start (bottom edge) on the left.
+            body += label(x: 190, y: y + 11, text: row.band.end == 0 ? "2^64" : namer.name(row.band.end), bold: false, anchor: "end", mono: true)
+            if row.band.start == 0 {
+                body += label(x: 190, y: y + h, text: "0x0", bold: false, anchor: "end", mono: true)
+            }
+            // Parts on the right, each proportional to log2 of its size within the band's box.
+            if !row.parts.isEmpty {
+                let weights = row.parts.map { max(1.0, log2(Double(max($0.size, 1)))) }
+                let total = weights.reduce(0, +)
+                let available = max(h, Double(row.parts.count) * 14)
+                var py = y
+                for (part, weight) in zip(row.parts, weights) {
+                    let ph = available * weight / total
+                    body += rect(x: 520, y: py, w: 440, h: ph, fill: color(part.kind))
+                    if ph >= 11 {
+                        let marks = result.markers.filter { part.contains($0.address) }.map(\.name)
+                        let text = "\(part.name)  \(namer.name(part.start))  \(humanSize(part.size))"
+                            + (marks.isEmpty ? "" : "  <- " + marks.joined(separator: ", "))
+                        body += label(x: 528, y: py + min(ph - 2, 12), text: text, bold: false, size: min(11, ph - 1))
+                    }
+                    py += ph
+                }
+                y += max(h, available)
+            } else {
+                y += h
+            }
+        }
+        let total = y + 30
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(total))\" viewBox=\"0 0 \(Int(width)) \(Int(total))\" font-family=\"sans-serif\">\n"
+        svg += "<defs><pattern id=\"hatch\" width=\"8\" height=\"8\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"8\" height=\"8\" fill=\"#fafafa\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"8\" stroke=\"#ccc\" stroke-width=\"3\"/></pattern></defs>\n"
+        svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        let title = "Address space of \(result.processName) (pid \(result.space.pid)): \(LayoutSupport.paging(result.space.geometry))"
+        svg += label(x: 20, y: 24, text: title, bold: true, size: 15)
+        svg += label(x: 20, y: 44, text: "Box heights are proportional to log2(size); high addresses at the top, as in the model.", bold: false, size: 11)
+        svg += body
+        svg += "</svg>\n"
+        return svg
+    }
+
+    static func color(_ kind: String) -> String {
+        switch kind {
+        case "text", "code": return "#f4b6b6"
+        case "rodata": return "#c9e8c1"
+        case "data", "bss": return "#e3c6ef"
+        case "heap": return "#b9cff5"
+        case "stack", "thread stack", "args": return "#f7e3a1"
+        case "library", "vdso", "vvar": return "#b8e6ea"
+        case "mmap region": return "#e2f4f5"
+        case "guard": return "#d0d0d0"
+        case "kernel half", "vsyscall": return "#9aa3ad"
+        case "non-canonical hole": return "#eeeeee"
+        default: return "#f5f5f5"
+        }
+    }
+
+    static func rect(x: Double, y: Double, w: Double, h: Double, fill: String) -> String {
+        "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(w))\" height=\"\(f(h))\" fill=\"\(fill)\" stroke=\"#555\" stroke-width=\"0.7\"/>\n"
+    }
+
+    static func label(x: Double, y: Double, text: String, bold: Bool, size: Double = 12, anchor: String = "start",
+                      mono: Bool = false) -> String {
+        guard !text.isEmpty else { return "" }
+        let family = mono ? " font-family=\"monospace\"" : ""
+        return "<text x=\"\(f(x))\" y=\"\(f(y))\" font-size=\"\(f(size))\" text-anchor=\"\(anchor)\"\(family)\(bold ? " font-weight=\"bold\"" : "")>\(escaped(sanitized(text, limit: 120)))</text>\n"
+    }
+
+    static func f(_ value: Double) -> String {
+        let rounded = (value * 10).rounded() / 10
+        return rounded == rounded.rounded() ? String(Int(rounded)) : String(rounded)
+    }
+
+    static func escaped(_ text: String) -> String {
+        var out = ""
+        for ch in text {
+            switch ch {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.append(ch)
+            }
+        }
+        return out
+    }
+
+    static func write(_ result: LayoutResult, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ShellError.noSuchFile(path, errno: errno) }
+        defer { close(fd) }
+        var text = render(result)
+        let failed: Int32? = text.withUTF8 { buffer in
+            var done = 0
+            while done < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return errno }
+                done += n
+            }
+            return nil
+        }
+        if let failed { throw ShellError.noSuchFile(path, errno: failed) }
+    }
+}
