@@ -14,7 +14,7 @@ public enum CommandTable {
     ]
 
     nonisolated(unsafe) static let shellCommands: [any ShellCommand.Type] = [
-        HelpCommand.self, EchoCommand.self, SourceCommand.self, QuitCommand.self,
+        HelpCommand.self, EchoCommand.self, SourceCommand.self, QuitCommand.self, ExplainCommand.self,
     ]
 
     /// Every name and alias, for completion.

@@ -21,16 +21,12 @@ public final class ShellState {
 /// order vmscope first sees them) and paths below the working directory
 /// as `./...`.
 struct StableNames {
+    /// Follows `session.settings.symbolic` (set by the Dispatcher before use).
     var enabled = false
     private(set) var names: [Int32: String] = [:]
     private var processes = 0
     private var threads = 0
-    private var workingDirectory: String?
-
-    init(enabled: Bool = false) {
-        self.enabled = enabled
-        if enabled { workingDirectory = Self.currentDirectory() }
-    }
+    private let workingDirectory = StableNames.currentDirectory()
 
     static func currentDirectory() -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
@@ -41,7 +37,7 @@ struct StableNames {
 
     /// Names the process and the threads not seen before.
     mutating func learn(_ target: Target?) {
-        guard enabled, let target else { return }
+        guard let target else { return }
         if names[target.pid] == nil {
             processes += 1
             names[target.pid] = processes == 1 ? "PID" : "PID\(processes)"
