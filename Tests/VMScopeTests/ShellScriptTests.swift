@@ -1,0 +1,180 @@
+import Foundation
+import XCTest
+@testable import VMScopeShell
+
+/// Command files, -ex, --json, --transcript and explain, through the real
+/// executable against real processes (issue #6).
+final class ShellScriptTests: XCTestCase {
+    var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("vmscope-scripts-\(getpid())-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    func write(_ name: String, _ text: String) throws {
+        try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+    }
+
+    /// Runs vmscope in the scripts' folder, so locations read `name:LINE:`.
+    func vmscope(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try runCommand("/bin/sh", ["-c", "cd \"$1\" && shift && exec \"$@\"", "sh", folder.path, VMScope.binary] + arguments)
+    }
+
+    func testAnErrorOnLineThreeReportsNameAndLineAndLeavesTheTargetRunning() throws {
+        let program = try TestTarget("signals")
+        try write("lesson.vms", "# line 1: a comment\necho line two ran\nregs no_such_register\necho line four never runs\n")
+        let run = try vmscope(["--pid", "\(program.pid)", "--batch", "-x", "lesson.vms"])
+        XCTAssertEqual(run.status, 1)
+        XCTAssertTrue(run.stderr.hasPrefix("lesson.vms:3: There is no register named 'no_such_register'; "), run.stderr)
+        XCTAssertEqual(run.stderr.split(separator: "\n").count, 1, run.stderr)
+        XCTAssertEqual(run.stdout, "Attached to process \(program.pid) (signals): 1 thread, all stopped.\nline two ran\n")
+        XCTAssertEqual(tracerPid(program.pid), 0)
+        XCTAssertEqual(program.fields(try program.request("count"))["usr1"], "0", "it answers: it runs")
+    }
+
+    func testOnErrorContinueRunsEveryLineAndStillExitsOne() throws {
+        let program = try TestTarget("signals")
+        try write("lenient.vms", "set on-error continue\nfrobnicate\necho after the first error\nx 0 8\necho the end\n")
+        let run = try vmscope(["--pid", "\(program.pid)", "--batch", "-x", "lenient.vms"])
+        XCTAssertEqual(run.status, 1)
+        let errors = run.stderr.split(separator: "\n")
+        XCTAssertEqual(errors.count, 2, run.stderr)
+        XCTAssertTrue(errors.first?.hasPrefix("lenient.vms:2: Unknown command 'frobnicate'") == true, run.stderr)
+        XCTAssertTrue(errors.last?.hasPrefix("lenient.vms:4: Address 0x0 is not mapped") == true, run.stderr)
+        XCTAssertTrue(run.stdout.hasSuffix("after the first error\nthe end\n"), run.stdout)
+        XCTAssertEqual(tracerPid(program.pid), 0)
+    }
+
+    func testANestedScriptErrorNamesTheInnerFileAndStopsTheOuterOne() throws {
+        let program = try TestTarget("signals")
+        try write("inner.vms", "echo inner starts\nx nonsense\necho inner never ends\n")
+        try write("outer.vms", "echo outer starts\nsource inner.vms\necho outer never ends\n")
+        let run = try vmscope(["--pid", "\(program.pid)", "--batch", "-x", "outer.vms", "-ex", "echo not reached"])
+        XCTAssertEqual(run.status, 1)
+        XCTAssertTrue(run.stderr.hasPrefix("inner.vms:2: "), run.stderr)
+        XCTAssertEqual(run.stderr.split(separator: "\n").count, 1, "reported once, not again by outer.vms")
+        XCTAssertTrue(run.stdout.hasSuffix("outer starts\ninner starts\n"), run.stdout)
+    }
+
+    func testJSONGivesOneObjectALineWithTheCommandAndItsResultOrError() throws {
+        let program = try TestTarget("signals")
+        try write("mixed.vms", "set on-error continue\necho hello\nregs rip\nfrobnicate\nexplain canonical\n")
+        let run = try vmscope(["--json", "--pid", "\(program.pid)", "--batch", "-x", "mixed.vms"])
+        XCTAssertEqual(run.status, 1)
+        XCTAssertEqual(run.stderr, "", "errors are JSON lines on stdout too")
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        let objects = try lines.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], $0) }
+        XCTAssertEqual(objects.map { $0["command"] as? String },
+                       ["attach \(program.pid)", "set on-error continue", "echo hello", "regs rip", "frobnicate", "explain canonical"])
+        for object in objects {
+            XCTAssertTrue((object["result"] == nil) != (object["error"] == nil), "\(object)")
+        }
+        XCTAssertEqual((objects[2]["result"] as? [String: Any])?["echo"] as? String, "hello")
+        XCTAssertNotNil(hexValue((objects[3]["result"] as? [String: Any])?["rip"]))
+        XCTAssertEqual(objects[4]["location"] as? String, "mixed.vms:4")
+        XCTAssertTrue((objects[4]["error"] as? String)?.hasPrefix("Unknown command 'frobnicate'") == true)
+        let explain = try XCTUnwrap(objects[5]["result"] as? [String: Any])
+        XCTAssertEqual(explain["topic"] as? String, "canonical")
+        XCTAssertEqual((explain["facts"] as? [String: Any])?["virtual_bits"] as? Int, 48)
+    }
+
+    func testTranscriptIsMarkdownWithEachCommandItsOutputAndErrors() throws {
+        let program = try TestTarget("signals")
+        try write("handout.vms", "set on-error continue\necho The registers:\nregs rip\nx 0 8\n")
+        let run = try vmscope(["--pid", "\(program.pid)", "--batch", "--no-color", "--transcript", "out.md", "-x", "handout.vms"])
+        XCTAssertEqual(run.status, 1)
+        let markdown = try String(contentsOf: folder.appendingPathComponent("out.md"), encoding: .utf8)
+        let ripLine = try XCTUnwrap(run.stdout.split(separator: "\n").first { $0.hasPrefix("rip ") })
+        XCTAssertEqual(markdown, """
+            ```
+            (vmscope) attach \(program.pid)
+            Attached to process \(program.pid) (signals): 1 thread, all stopped.
+            ```
+
+            ```
+            (vmscope) set on-error continue
+            on-error is continue.
+            ```
+
+            The registers:
+
+            ```
+            (vmscope) regs rip
+            \(ripLine)
+            ```
+
+            ```
+            (vmscope) x 0 8
+            handout.vms:4: Address 0x0 is not mapped in the target (see 'maps').
+            ```
+
+
+            """)
+    }
+
+    func testTranscriptFenceOutgrowsBackticksInTheOutput() {
+        let block = Transcript.block(command: "echo ```", output: "```")
+        XCTAssertEqual(block, "````\n(vmscope) echo ```\n```\n````\n\n")
+    }
+
+    func testExplainQuotesTheProcessOwnNumbers() throws {
+        let program = try TestTarget("heapgrow")
+        _ = try program.request("sbrk 65536")
+        let run = try VMScope.json(["--pid", "\(program.pid)", "--batch", "-ex", "explain stack", "-ex", "explain heap",
+                                    "-ex", "explain brk", "-ex", "explain red zone"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let facts = run.lines.dropFirst().map { ($0["result"] as? [String: Any])?["facts"] as? [String: Any] ?? [:] }
+        XCTAssertEqual(facts.count, 4)
+        let maps = try procMapsLines(program.pid)
+        func range(of name: String) throws -> (UInt64, UInt64) {
+            let line = try XCTUnwrap(maps.first { $0.hasSuffix(" " + name) }, name)
+            let bounds = line.split(separator: " ")[0].split(separator: "-").compactMap { UInt64($0, radix: 16) }
+            return (bounds[0], bounds[1])
+        }
+        let stack = try range(of: "[stack]")
+        XCTAssertEqual(hexValue(facts[0]["stack_start"]), stack.0)
+        XCTAssertEqual(hexValue(facts[0]["stack_end"]), stack.1)
+        let heap = try range(of: "[heap]")
+        XCTAssertEqual(hexValue(facts[1]["heap_start"]), heap.0)
+        XCTAssertEqual(hexValue(facts[1]["heap_end"]), heap.1)
+        let stat = try String(contentsOfFile: "/proc/\(program.pid)/stat", encoding: .utf8)
+        let fields = stat[stat.range(of: ")", options: .backwards)!.upperBound...].split(separator: " ")
+        XCTAssertEqual(hexValue(facts[1]["start_brk"]), UInt64(fields[47 - 3]), "field 47 of /proc/PID/stat")
+        XCTAssertEqual(hexValue(facts[2]["start_brk"]), program.address("sbrk0"), "the break the program saw first")
+        let rsp = try XCTUnwrap(hexValue(facts[3]["rsp"]))
+        XCTAssertEqual(hexValue(facts[3]["red_zone_start"]), rsp - 128)
+        XCTAssertTrue(stack.0 <= rsp && rsp < stack.1)
+    }
+
+    func testExplainWithoutAProcessTeachesAndAnUnknownTopicListsTheTopics() throws {
+        let run = try VMScope.run(["--batch", "-ex", "explain pie", "-ex", "explain nonsense"])
+        XCTAssertEqual(run.status, 1)
+        XCTAssertTrue(run.stdout.hasPrefix("PIE and non-PIE executables\n"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("Attach a process"), run.stdout)
+        XCTAssertTrue(run.stderr.hasPrefix("error: There is no topic 'nonsense'; the topics are stack, heap, brk"), run.stderr)
+    }
+
+    func testCompletionFollowsTheCommandTable() {
+        func words(_ before: String) -> [String] {
+            guard case .words(let list) = Interactive.completion(before: before, session: nil) else { return [] }
+            return list
+        }
+        XCTAssertTrue(words("").contains("explain"))
+        XCTAssertTrue(words("").contains("regs"))
+        XCTAssertTrue(words("regs ").contains("rip"))
+        XCTAssertTrue(words("regs ").contains("$rsp"))
+        XCTAssertTrue(words("explain ").contains("redzone"))
+        XCTAssertTrue(words("set ").contains("on-error"))
+        XCTAssertTrue(words("help ").contains("quit"))
+        XCTAssertTrue(words("info ").contains("registers"), "the second words of two-word aliases")
+        XCTAssertTrue(words("i r ").contains("rflags"), "arguments after a two-word alias")
+        XCTAssertEqual(Interactive.completion(before: "source ", session: nil), .file)
+        XCTAssertEqual(Interactive.completion(before: "run ", session: nil), .file)
+        XCTAssertEqual(words("frobnicate "), [])
+    }
+}
