@@ -26,7 +26,11 @@ public enum CommandTable {
         if let exact = all.first(where: { $0.spec.name == word || $0.spec.aliases.contains(word) }) {
             return exact
         }
-        let matches = all.filter { $0.spec.name.hasPrefix(word) }
+        // A prefix of a name or of a one-word alias ("bac" is backtrace, an alias of bt).
+        let matches = all.filter { command in
+            command.spec.name.hasPrefix(word)
+                || command.spec.aliases.contains { !$0.contains(" ") && $0.hasPrefix(word) }
+        }
         if matches.count == 1 { return matches[0] }
         if matches.isEmpty { throw ShellError.unknownCommand(word) }
         throw ShellError.ambiguousCommand(word, matches.map { $0.spec.name }.sorted())

@@ -157,7 +157,8 @@ enum Interactive {
     /// `arguments` say for that position (the last kind repeats).
     static func completion(before: String, session: Session?) -> Completion {
         let words = (try? Tokenizer.split(before)) ?? []
-        if words.isEmpty { return .words(CommandTable.all.map { $0.spec.name }) }
+        let commandWords = CommandTable.names.filter { !$0.contains(" ") }  // names and one-word aliases
+        if words.isEmpty { return .words(commandWords) }
         var command = try? CommandTable.lookup(words[0])
         var consumed = 1
         if words.count >= 2 {  // two-word aliases: "info registers", "i r"
@@ -179,7 +180,7 @@ enum Interactive {
         let position = words.count - consumed
         let kind = kinds.isEmpty ? .none : kinds[min(position, kinds.count - 1)]
         switch kind {
-        case .command: return .words(CommandTable.names.filter { !$0.contains(" ") })
+        case .command: return .words(commandWords)
         case .register: return .words(Registers.allNames.flatMap { [$0, "$" + $0] })
         case .keyword(let options): return .words(options)
         case .file: return .file

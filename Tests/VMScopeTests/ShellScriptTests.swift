@@ -159,6 +159,23 @@ final class ShellScriptTests: XCTestCase {
         XCTAssertTrue(run.stderr.hasPrefix("error: There is no topic 'nonsense'; the topics are stack, heap, brk"), run.stderr)
     }
 
+    func testUniquePrefixesOfNamesAndAliasesFindTheirCommand() throws {
+        for command in CommandTable.all {
+            for word in [command.spec.name] + command.spec.aliases where !word.contains(" ") {
+                XCTAssertTrue(try CommandTable.lookup(word) == command, word)
+            }
+        }
+        XCTAssertTrue(try CommandTable.lookup("regi") == RegsCommand.self, "a prefix of the alias 'registers'")
+        XCTAssertTrue(try CommandTable.lookup("expl") == ExplainCommand.self)
+        if let bt = CommandTable.all.first(where: { $0.spec.aliases.contains("backtrace") }) {
+            XCTAssertTrue(try CommandTable.lookup("bac") == bt, "bac = backtrace")
+        }
+        XCTAssertThrowsError(try CommandTable.lookup("e")) { error in
+            guard case ShellError.ambiguousCommand(_, let candidates)? = error as? ShellError else { return XCTFail("\(error)") }
+            XCTAssertTrue(candidates.contains("echo") && candidates.contains("explain"), "\(candidates)")
+        }
+    }
+
     func testCompletionFollowsTheCommandTable() {
         func words(_ before: String) -> [String] {
             guard case .words(let list) = Interactive.completion(before: before, session: nil) else { return [] }
