@@ -10,9 +10,12 @@ public struct Band: Sendable {
     public let kind: String
     public let level: Int
     public let detail: String
+    /// A library's load bias (runtime - link-time address).
+    public let bias: UInt64?
 
-    public init(name: String, start: UInt64, end: UInt64, kind: String, level: Int, detail: String) {
+    public init(name: String, start: UInt64, end: UInt64, kind: String, level: Int, detail: String, bias: UInt64? = nil) {
         self.name = name; self.start = start; self.end = end; self.kind = kind; self.level = level; self.detail = detail
+        self.bias = bias
     }
 
     public var size: UInt64 { end &- start }
@@ -140,8 +143,7 @@ extension AddressSpace {
             switch first.kind {
             case _ where isLibrary:
                 let bias = modules.first { baseName($0.path) == key && $0.start <= start }?.loadBias
-                rows.append(Band(name: key, start: start, end: end, kind: "library", level: 1,
-                                 detail: (bias.map { "bias \(hexString($0)); " } ?? "") + perms))
+                rows.append(Band(name: key, start: start, end: end, kind: "library", level: 1, detail: perms, bias: bias))
             case .guardPage, .threadStack:
                 if let stack = group.first(where: { $0.kind == .threadStack }), let tid = stack.tid {
                     let guardPart = group.first { $0.kind == .guardPage }.map { " above a guard at \(hexString($0.mapping.start))" } ?? ""

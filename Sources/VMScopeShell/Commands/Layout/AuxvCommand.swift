@@ -51,7 +51,7 @@ struct AuxvCommand: ShellCommand {
             if AuxiliaryVector.stringValued.contains(entry.type) {
                 return .init(entry: entry, decoded: "\"" + readCString(target, entry.value, limit: 512) + "\"")
             }
-            if entry.type == AuxiliaryVector.AT.random, let bytes = try? target.read(entry.value, count: 16), bytes.isComplete {
+            if entry.type == AuxiliaryVector.AT.random, !session.settings.symbolic, let bytes = try? target.read(entry.value, count: 16), bytes.isComplete {
                 return .init(entry: entry, decoded: bytes.bytes.map { String(hex(UInt64($0), width: 2).dropFirst(2)) }.joined())
             }
             return .init(entry: entry, decoded: nil)

@@ -18,7 +18,7 @@ struct BrkResult: CommandResult {
             lines.append("No heap yet: the process never called brk.")
         } else {
             lines.append("heap size  \(humanSize(heapSize)) (\(hex(heapSize)))")
-            if let heap { lines.append("[heap]     \(namer.name(heap.start))-\(namer.name(heap.end)): the break rounded up to a page") }
+            if let heap { lines.append("[heap]     \(namer.name(heap.start))-\(namer.nameEnd(heap.end)): the break rounded up to a page") }
         }
         if let nextAbove, !namer.symbolic {
             lines.append("room       \(humanSize(nextAbove.start - brk)) up to \(sanitized(nextAboveName ?? "the next mapping")) at \(hex(nextAbove.start))")

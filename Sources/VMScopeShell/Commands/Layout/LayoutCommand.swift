@@ -28,12 +28,15 @@ struct LayoutResult: CommandResult {
     }
 
     func sizeText(_ band: Band) -> String {
-        if namer.symbolic {
-            // Only sizes both of whose ends hang on one anchor are the same every run.
-            guard band.end != 0, let a = namer.anchor(band.start), let b = namer.anchor(band.end - 1), a.name == b.name
-            else { return band.kind == "top page" ? humanSize(band.size) : "-" }
-        }
-        return band.end == 0 ? humanSize(band.size) + " (to 2^64)" : humanSize(band.size)
+        if band.end == 0 { return humanSize(band.size) + " (to 2^64)" }
+        if namer.symbolic && band.kind == "stack" { return "-" }
+        return namer.size(band.start, band.end)
+    }
+
+    /// A library's load bias is random under ASLR: symbolic mode leaves it out.
+    func detail(_ band: Band) -> String {
+        guard let bias = band.bias, !namer.symbolic else { return band.detail }
+        return "bias \(hex(bias)); " + band.detail
     }
 
     func startText(_ band: Band) -> String {
@@ -63,8 +66,8 @@ struct LayoutResult: CommandResult {
             let marks = markers(for: i).map { "<- " + $0 }.joined(separator: " ")
             rows.append([band.level == 0 ? style.paint(name, .heading) : style.paint(name, role),
                          style.paint(startText(band), role),
-                         band.end == 0 ? "2^64" : style.paint(namer.name(band.end), role),
-                         sizeText(band), marks, sanitized(band.detail)])
+                         band.end == 0 ? "2^64" : style.paint(namer.nameEnd(band.end), role),
+                         sizeText(band), marks, sanitized(detail(band))])
         }
         var lines = [header, table(rows)]
         lines.append("")
@@ -96,7 +99,8 @@ struct LayoutResult: CommandResult {
                 .object([("name", .string(band.name)), ("start", .address(band.start)),
                          ("end", band.end == 0 ? .string("0x10000000000000000") : .address(band.end)),
                          ("kind", .string(band.kind)), ("level", .int(Int64(band.level))),
-                         ("size", .string(humanSize(band.size))), ("detail", .string(band.detail))])
+                         ("size", .string(humanSize(band.size))), ("detail", .string(band.detail)),
+                         ("bias", band.bias.map(JSON.address) ?? .null)])
             })),
             ("markers", .object(markers.map { ($0.name, JSON.address($0.address)) })),
             ("differences", .array(differences.map(JSON.string))),

@@ -46,7 +46,7 @@ enum LayoutSVG {
             let sizeText = row.band.end == 0 ? humanSize(row.band.size) : humanSize(row.band.size)
             body += label(x: 490, y: y + 15, text: sizeText, bold: false, anchor: "end")
             // The band's end (top edge) and start (bottom edge) on the left.
-            body += label(x: 190, y: y + 11, text: row.band.end == 0 ? "2^64" : namer.name(row.band.end), bold: false, anchor: "end", mono: true)
+            body += label(x: 190, y: y + 11, text: row.band.end == 0 ? "2^64" : namer.nameEnd(row.band.end), bold: false, anchor: "end", mono: true)
             if row.band.start == 0 {
                 body += label(x: 190, y: y + h, text: "0x0", bold: false, anchor: "end", mono: true)
             }

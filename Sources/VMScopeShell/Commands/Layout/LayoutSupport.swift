@@ -22,9 +22,4 @@ enum LayoutSupport {
     static func paging(_ g: AddressGeometry) -> String {
         g.usesFiveLevelPaging ? "5-level paging (57-bit addresses)" : "4-level paging (48-bit addresses)"
     }
-
-    /// "0x7fff...-0x7fff... (132 KiB)".
-    static func range(_ start: UInt64, _ end: UInt64, _ namer: AddressNamer) -> String {
-        "\(namer.name(start))-\(end == 0 ? "0x10000000000000000" : namer.name(end))"
-    }
 }

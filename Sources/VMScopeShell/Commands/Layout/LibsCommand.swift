@@ -23,7 +23,7 @@ struct LibsResult: CommandResult {
     func text(_ style: Style) -> String {
         var rows = [["NAME", "START", "END", "BIAS", "PARTS", "LINK_MAP", "PATH"]]
         for lib in libraries {
-            rows.append([style.paint(sanitized(lib.name, limit: 40), .library), namer.name(lib.start), namer.name(lib.end),
+            rows.append([style.paint(sanitized(lib.name, limit: 40), .library), namer.name(lib.start), namer.nameEnd(lib.end),
                          namer.symbolic ? "-" : hex(lib.bias), lib.perms.joined(separator: " "),
                          lib.linkMapName == nil ? "no" : "yes", sanitized(lib.path)])
         }

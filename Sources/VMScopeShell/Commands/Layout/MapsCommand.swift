@@ -12,8 +12,10 @@ struct MapsResult: CommandResult {
         for region in regions {
             let m = region.mapping
             let role = LayoutResult.role(region.kind.rawValue)
-            rows.append([style.paint(namer.name(m.start), role), style.paint(namer.name(m.end), role),
-                         m.perms, hex(m.offset), humanSize(m.size), style.paint(region.kind.rawValue, role),
+            // Under ASLR the main stack's low end moves by a sub-page random offset.
+            let start = namer.symbolic && region.kind == .stack ? "(grows down)" : namer.name(m.start)
+            rows.append([style.paint(start, role), style.paint(namer.nameEnd(m.end), role),
+                         m.perms, hex(m.offset), namer.size(m.start, m.end), style.paint(region.kind.rawValue, role),
                          sanitized(region.owner, limit: 40), sanitized(m.path)])
         }
         let kinds = RegionKind.allCases.filter { kind in regions.contains { $0.kind == kind } }

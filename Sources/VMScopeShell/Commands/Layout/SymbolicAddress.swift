@@ -33,10 +33,33 @@ public struct AddressNamer {
         symbolic ? symbolicName(address) : hex(address)
     }
 
+    /// The end of a range (exclusive): named from its last byte, so it hangs
+    /// on the same anchor as the range ("libc.so.6+0x1d5000", not the next mapping).
+    public func nameEnd(_ end: UInt64) -> String {
+        guard symbolic, end > 0 else { return hex(end) }
+        // An empty range (the heap before brk) or an unmapped last byte: name the end itself.
+        guard let (name, base) = anchor(end - 1) else { return name(end) }
+        return end >= base ? "\(name)+\(hex(end - base))" : "\(name)-\(hex(base - end))"
+    }
+
+    /// A range's size, or "-" in symbolic mode when its ends hang on two
+    /// anchors (ASLR moves them apart differently each run).
+    public func size(_ start: UInt64, _ end: UInt64) -> String {
+        if symbolic, end > start {
+            let a = anchor(start)?.name, b = anchor(end - 1)?.name ?? anchor(end)?.name
+            if a != b { return "-" }
+        }
+        return humanSize(end &- start)
+    }
+
     /// The anchor an address is measured from, and the offset.
     public func anchor(_ address: UInt64) -> (name: String, base: UInt64)? {
         let stat = space.stat
         guard let region = space.region(containing: address) else {
+            // The heap before its first page exists (start_brk == break).
+            if let startBrk = space.startBrk, address >= startBrk, address <= (space.programBreak ?? startBrk) {
+                return ("heap", startBrk)
+            }
             // Addresses the model fixes (null page, kernel half) read the same in every run.
             return nil
         }
@@ -45,6 +68,11 @@ public struct AddressNamer {
         case .heap:
             return ("heap", space.startBrk ?? m.start)
         case .stack:
+            // The argument and environment strings sit at fixed offsets from the
+            // stack's end; below them a random gap (arch_align_stack), then the
+            // auxv, envp and argv arrays and argc at start_stack: from there on
+            // down offsets repeat run to run when measured from start_stack.
+            if let argStart = stat?.argStart, argStart != 0, address >= argStart { return ("stack_end", m.end) }
             if let top = stat?.startStack, top != 0 { return ("stack_top", top) }
             return ("stack_end", m.end)
         case .threadStack:

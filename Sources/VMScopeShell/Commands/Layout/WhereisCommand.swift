@@ -94,9 +94,16 @@ struct WhereisResult: CommandResult {
             default:
                 text += r.owner.isEmpty ? "an \(r.kind.rawValue) mapping" : "\(sanitized(r.owner)) (\(r.kind.rawValue))"
             }
-            text += ", mapping \(namer.name(m.start))-\(namer.name(m.end)) \(m.perms) at offset \(hex(l.address - m.start))"
+            // The main stack's mapping bounds and the distance to its end move
+            // with ASLR's sub-page offset: symbolic mode leaves them out.
+            let randomBounds = namer.symbolic && r.kind == .stack
+            if randomBounds {
+                text += ", mapping ...-\(namer.nameEnd(m.end)) \(m.perms)"
+            } else {
+                text += ", mapping \(namer.name(m.start))-\(namer.nameEnd(m.end)) \(m.perms) at offset \(hex(l.address - m.start))"
+            }
             if let fileOffset = l.fileOffset { text += " (file offset \(hex(fileOffset)))" }
-            if let below = l.belowStackTop { text += ", \(hex(below)) below the stack's top" }
+            if let below = l.belowStackTop, !randomBounds { text += ", \(hex(below)) below the stack's top" }
             if let s = l.symbol {
                 if let f = s.function { text += "; symbol \(sanitized(f))+\(hex(s.offset))" }
                 if let section = s.section { text += " in \(section)" }
