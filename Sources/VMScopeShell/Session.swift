@@ -5,7 +5,9 @@ import VMScopeCore
 public final class Session {
     public var target: Target?
     /// The thread commands act on; the main thread unless `thread TID` chose another.
-    public var selectedThread: Int32?
+    public var selectedThread: Int32? { didSet { selectedFrame = 0 } }
+    /// The frame `frame`, `up` and `down` select (0: innermost) in the selected thread.
+    public var selectedFrame = 0
     public var settings: Settings
     /// Where text and JSON go. Tests capture it; the executable writes stdout.
     public let output: OutputSink

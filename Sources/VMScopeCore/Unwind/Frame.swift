@@ -71,8 +71,13 @@ public struct Backtrace: Sendable {
 
     /// Where frame `index` saved its caller's rbp (what `push rbp` wrote):
     /// the location of the caller's rbp value, as its callee left it.
+    /// Only a slot inside this frame (between its sp and CFA) counts: code
+    /// without frame pointers saves no rbp, and the location libunwind
+    /// reports is then some other frame's.
     public func savedRBPSlot(of index: Int) -> UInt64? {
-        index + 1 < frames.count ? frames[index + 1].rbpSavedAt : nil
+        guard index >= 0, index + 1 < frames.count, let slot = frames[index + 1].rbpSavedAt,
+              let cfa = frames[index].cfa, slot >= frames[index].sp, slot < cfa else { return nil }
+        return slot
     }
 
     /// Frame size: the caller's CFA minus this frame's CFA.
