@@ -32,6 +32,32 @@ final class LayoutCoreTests: XCTestCase {
         XCTAssertEqual(program.fields(try program.request("brk"))["brk"].flatMap(program.parseHex), previous)
     }
 
+    /// Signals that arrive while brk(0) runs are neither lost nor invented:
+    /// they are handed back and delivered after detach; a busy loop's
+    /// registers survive (its checksum stays right).
+    func testSignalsArrivingDuringInjectionAreHandedBack() throws {
+        let program = try TestTarget("signals", ["busy"])
+        usleep(50_000)
+        let target = try Target.attach(pid: program.pid)
+        // Queued while the thread is stopped: the single-step meets them first.
+        kill(program.pid, SIGUSR1)
+        kill(program.pid, SIGUSR2)
+        let stat = try XCTUnwrap(ProcFS.stat(pid: program.pid))
+        let brk = try target.programBreak()
+        XCTAssertGreaterThanOrEqual(brk, stat.startBrk)
+        XCTAssertNotEqual(target.threads[program.pid]?.pendingSignal, 0)
+        try target.detach()
+        var counts: [String: String] = [:]
+        for _ in 0..<50 {
+            counts = program.fields(try program.request("count"))
+            if counts["usr1"] == "1" && counts["usr2"] == "1" { break }
+            usleep(20_000)
+        }
+        XCTAssertEqual(counts["usr1"], "1")
+        XCTAssertEqual(counts["usr2"], "1")
+        XCTAssertEqual(program.fields(try program.request("checksum"))["checksum_ok"], "1")
+    }
+
     /// A launched process at its first instruction has never called brk:
     /// the break is start_brk (field 47).
     func testBreakAtFirstInstructionIsStartBrk() throws {
