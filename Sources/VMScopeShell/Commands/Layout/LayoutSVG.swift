@@ -8,8 +8,8 @@ import VMScopeCore
 /// the model. Open it in any browser.
 enum LayoutSVG {
     static let width = 980.0
-    static let unit = 9.0          // pixels per doubling of size
-    static let minimumHeight = 22.0
+    static let unit = 5.0          // pixels per doubling of size
+    static let minimumHeight = 16.0
 
     static func height(_ size: UInt64) -> Double {
         max(minimumHeight, unit * log2(Double(max(size, 1))))
@@ -38,39 +38,29 @@ enum LayoutSVG {
         var y = 60.0
         var body = ""
         for row in rows {
-            let h = height(row.band.size)
+            // A band's box is at least as tall as its parts stacked.
+            let h = max(height(row.band.size), row.parts.map { height($0.size) }.reduce(0, +))
             let fill = row.isGap ? "url(#hatch)" : color(row.band.kind)
             body += rect(x: 200, y: y, w: 300, h: h, fill: fill)
             body += label(x: 210, y: y + 15, text: row.band.name, bold: !row.isGap)
-            body += label(x: 210, y: y + h - 6 > y + 28 ? y + h - 6 : y + 15, text: "", bold: false)
-            let sizeText = row.band.end == 0 ? humanSize(row.band.size) : humanSize(row.band.size)
-            body += label(x: 490, y: y + 15, text: sizeText, bold: false, anchor: "end")
+            body += label(x: 490, y: y + 15, text: humanSize(row.band.size), bold: false, anchor: "end")
             // The band's end (top edge) and start (bottom edge) on the left.
             body += label(x: 190, y: y + 11, text: row.band.end == 0 ? "2^64" : namer.nameEnd(row.band.end), bold: false, anchor: "end", mono: true)
             if row.band.start == 0 {
                 body += label(x: 190, y: y + h, text: "0x0", bold: false, anchor: "end", mono: true)
             }
-            // Parts on the right, each proportional to log2 of its size within the band's box.
-            if !row.parts.isEmpty {
-                let weights = row.parts.map { max(1.0, log2(Double(max($0.size, 1)))) }
-                let total = weights.reduce(0, +)
-                let available = max(h, Double(row.parts.count) * 14)
-                var py = y
-                for (part, weight) in zip(row.parts, weights) {
-                    let ph = available * weight / total
-                    body += rect(x: 520, y: py, w: 440, h: ph, fill: color(part.kind))
-                    if ph >= 11 {
-                        let marks = result.markers.filter { part.contains($0.address) }.map(\.name)
-                        let text = "\(part.name)  \(namer.name(part.start))  \(humanSize(part.size))"
-                            + (marks.isEmpty ? "" : "  <- " + marks.joined(separator: ", "))
-                        body += label(x: 528, y: py + min(ph - 2, 12), text: text, bold: false, size: min(11, ph - 1))
-                    }
-                    py += ph
-                }
-                y += max(h, available)
-            } else {
-                y += h
+            // Parts on the right, on the same log scale, stacked from the band's top.
+            var py = y
+            for part in row.parts {
+                let ph = height(part.size)
+                body += rect(x: 520, y: py, w: 440, h: ph, fill: color(part.kind))
+                let marks = result.markers.filter { part.contains($0.address) }.map(\.name)
+                let text = "\(part.name)  \(namer.name(part.start))  \(humanSize(part.size))"
+                    + (marks.isEmpty ? "" : "  <- " + marks.joined(separator: ", "))
+                body += label(x: 528, y: py + 12, text: text, bold: false, size: 11)
+                py += ph
             }
+            y += h
         }
         let total = y + 30
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(total))\" viewBox=\"0 0 \(Int(width)) \(Int(total))\" font-family=\"sans-serif\">\n"
