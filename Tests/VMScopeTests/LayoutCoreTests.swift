@@ -68,7 +68,14 @@ final class LayoutCoreTests: XCTestCase {
         XCTAssertFalse(try target.maps().contains { $0.path == "[heap]" })
         let cache = ProgramBreakCache()
         XCTAssertEqual(try cache.programBreak(of: target), stat.startBrk)
+        // The second call of the same stop is served from the cache: the
+        // thread does not run (its context-switch counts stay put).
+        let switches = { ProcFS.status(pid: target.pid).map { ($0["voluntary_ctxt_switches"] ?? "") + "/" + ($0["nonvoluntary_ctxt_switches"] ?? "") } }
+        let before = switches()
         XCTAssertEqual(try cache.programBreak(of: target), stat.startBrk)
+        XCTAssertEqual(switches(), before)
+        _ = try target.programBreak()
+        XCTAssertNotEqual(switches(), before, "an injection does show in the counters")
     }
 
     func testAuxiliaryVectorAndLinkMapAgreeWithMaps() throws {

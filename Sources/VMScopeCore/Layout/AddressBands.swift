@@ -115,8 +115,10 @@ extension AddressSpace {
     func partBand(_ region: Region) -> Band {
         let m = region.mapping
         let sections = region.sections.isEmpty ? "" : " " + region.sections.joined(separator: " ")
-        return Band(name: region.kind.rawValue, start: m.start, end: m.end, kind: region.kind.rawValue, level: 1,
-                    detail: "\(m.perms)\(sections)")
+        // RELRO: data ld.so made read-only after relocating it (.got, .dynamic, .init_array).
+        let relro = region.kind == .rodata && region.sections.contains { [".got", ".dynamic", ".init_array"].contains($0) }
+        return Band(name: relro ? "rodata (RELRO)" : region.kind.rawValue, start: m.start, end: m.end,
+                    kind: region.kind.rawValue, level: 1, detail: "\(m.perms)\(sections)")
     }
 
     /// One row per object: a library's mappings together, a thread's stack

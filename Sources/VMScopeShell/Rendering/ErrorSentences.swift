@@ -90,7 +90,7 @@ func sentence(for error: ShellError) -> String {
     case .sourceTooDeep(let path):
         return "'source \(sanitized(path))' nests scripts more than 16 deep (a script that sources itself?)."
     case .unknownSetting(let name):
-        return "There is no setting '\(sanitized(name, limit: 40))'; try reg, on-error or color."
+        return "There is no setting '\(sanitized(name, limit: 40))'; try reg, on-error, color or symbolic."
     case .cannotWrite(let path, let code):
         return "Cannot write '\(sanitized(path))': \(errorName(code))."
     case .unknownTopic(let topic, let topics):

@@ -18,7 +18,10 @@ struct BrkResult: CommandResult {
             lines.append("No heap yet: the process never called brk.")
         } else {
             lines.append("heap size  \(humanSize(heapSize)) (\(hex(heapSize)))")
-            if let heap { lines.append("[heap]     \(namer.name(heap.start))-\(namer.nameEnd(heap.end)): the break rounded up to a page") }
+            if let heap {
+                let how = heap.end == brk ? "ends exactly at the break (page-aligned)" : "the break rounded up to a page"
+                lines.append("[heap]     \(namer.name(heap.start))-\(namer.nameEnd(heap.end)): \(how)")
+            }
         }
         if let nextAbove, !namer.symbolic {
             lines.append("room       \(humanSize(nextAbove.start - brk)) up to \(sanitized(nextAboveName ?? "the next mapping")) at \(hex(nextAbove.start))")
@@ -47,7 +50,7 @@ struct BrkCommand: ShellCommand {
         let space = try AddressSpace.capture(target: target, programBreak: brk, modules: session.modules, linkMap: false)
         let startBrk = space.startBrk ?? space.heapMapping?.start ?? brk
         let above = space.maps.first { $0.start >= brk && $0.path != "[heap]" }
-        let aboveName = above.flatMap { m in space.region(containing: m.start).map { $0.owner.isEmpty ? $0.kind.rawValue : $0.owner } }
+        let aboveName = above.flatMap { m in space.region(containing: m.start).map { $0.owner.isEmpty ? "an anonymous mapping" : $0.owner } }
         return BrkResult(startBrk: startBrk, brk: brk, heap: space.heapMapping, nextAbove: above, nextAboveName: aboveName,
                          namer: AddressNamer(space: space, symbolic: session.settings.symbolic))
     }
