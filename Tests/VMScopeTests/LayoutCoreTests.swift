@@ -58,6 +58,23 @@ final class LayoutCoreTests: XCTestCase {
         XCTAssertEqual(program.fields(try program.request("checksum"))["checksum_ok"], "1")
     }
 
+    /// A group-stopped process (SIGSTOP) is not run to read its break: that
+    /// would end the stop. vmscope says why and leaves it stopped.
+    func testNoInjectionIntoAGroupStop() throws {
+        let program = try TestTarget("recurse", ["2"])
+        kill(program.pid, SIGSTOP)
+        for _ in 0..<100 where program.state() != "T" { usleep(10_000) }
+        XCTAssertEqual(program.state(), "T")
+        let target = try Target.attach(pid: program.pid)
+        XCTAssertThrowsError(try target.programBreak()) { error in
+            XCTAssertEqual((error as? VMScopeError)?.errnoValue, EBUSY)
+        }
+        try target.detach()
+        usleep(50_000)
+        XCTAssertEqual(program.state(), "T")
+        kill(program.pid, SIGCONT)
+    }
+
     /// A launched process at its first instruction has never called brk:
     /// the break is start_brk (field 47).
     func testBreakAtFirstInstructionIsStartBrk() throws {

@@ -81,7 +81,9 @@ enum LayoutDifferences {
             out.append("[heap] ends at \(n(heap.end)) but the break is \(n(brk)): the mapping is the break rounded up to a page.")
         }
         if let breakError {
-            out.append("the exact break could not be read (\(sentence(for: breakError))); the heap band ends at the end of [heap].")
+            var why = sentence(for: breakError)
+            if why.hasSuffix(".") { why.removeLast() }
+            out.append("the exact break could not be read (\(why)); the heap band ends at the end of [heap].")
         }
         return out
     }
