@@ -240,9 +240,19 @@ long vms_unw_walk(vms_unw_space *s, const struct user_regs_struct *regs, vms_unw
         vms_unw_frame *f = &frames[n];
         read_frame(&cursor, f);
         n++;
-        if (n >= max_frames) { *stop_reason = VMS_UNW_STOP_MAX_FRAMES; break; }
-        if ((n & 255) == 0 && now_seconds() > deadline) { *stop_reason = VMS_UNW_STOP_TIMEOUT; break; }
+        int last = n >= max_frames;
+        if (!last && (n & 255) == 0 && now_seconds() > deadline) { *stop_reason = VMS_UNW_STOP_TIMEOUT; break; }
         r = unw_step(&cursor);
+        if (last) {
+            // One step past the limit still gives the last frame its CFA.
+            unw_word_t next_sp = 0;
+            if (r > 0 && unw_get_reg(&cursor, UNW_REG_SP, &next_sp) == 0 && next_sp > f->sp) {
+                f->cfa = next_sp;
+                f->valid |= VMS_UNW_HAS_CFA;
+            }
+            *stop_reason = r == 0 ? VMS_UNW_STOP_END : VMS_UNW_STOP_MAX_FRAMES;
+            break;
+        }
         if (r == 0) { *stop_reason = VMS_UNW_STOP_END; break; }
         if (r < 0) { *stop_reason = VMS_UNW_STOP_ERROR; *unw_error = r; break; }
         unw_word_t ip = 0, sp = 0;

@@ -48,6 +48,26 @@ final class StackTests: XCTestCase {
         XCTAssertEqual(limited["stop"] as? String, "max_frames")
     }
 
+    /// File:line from the target's own DWARF (built with -g), and from
+    /// libc's installed debug file with -s.
+    func testBacktraceSourceLines() throws {
+        let program = try TestTarget("recurse", ["3"])
+        let run = try VMScope.json(["--pid", "\(program.pid)", "--batch", "-ex", "bt", "-ex", "bt -s -n 1"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let source = try String(contentsOfFile: TestTarget.packageRoot + "/TestTargets/recurse.c", encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false)
+        func line(containing text: String) -> Int? { source.firstIndex { $0.contains(text) }.map { $0 + 1 } }
+        let frames = try XCTUnwrap(try result(run.lines[1])["frames"] as? [[String: Any]])
+        XCTAssertTrue((frames[1]["file"] as? String)?.hasSuffix("recurse.c") ?? false, "\(frames[1])")
+        XCTAssertEqual(frames[1]["line"] as? Int, line(containing: "pause();"))
+        XCTAssertEqual(frames[2]["line"] as? Int, line(containing: "int r = recurse(depth + 1);"))
+        let main = try XCTUnwrap(frames.first { $0["function"] as? String == "main" })
+        XCTAssertEqual(main["line"] as? Int, line(containing: "return recurse(1) == 0;"))
+        XCTAssertTrue(frames[0]["file"] is NSNull, "libc's lines need -s")
+        let withDebugFiles = try XCTUnwrap(try result(run.lines[2])["frames"] as? [[String: Any]])
+        XCTAssertTrue((withDebugFiles[0]["file"] as? String)?.hasSuffix("pause.c") ?? false, "\(withDebugFiles[0])")
+    }
+
     func testBacktraceAllCoversEveryThread() throws {
         let program = try TestTarget("threads", ["2"])
         let run = try VMScope.json(["--pid", "\(program.pid)", "--batch", "-ex", "bt all"])

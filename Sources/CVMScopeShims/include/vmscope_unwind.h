@@ -73,4 +73,24 @@ long vms_unw_walk(vms_unw_space *_Nonnull space, const struct user_regs_struct *
 /// libunwind's text for an error code.
 const char *_Nonnull vms_unw_strerror(int code);
 
+// ---- source lines (libdwfl from elfutils) ----
+// Why: file:line needs DWARF .debug_line, which libdw parses (and caches
+// per module); vmscope's own ELF reader only does symbols.
+
+/// One process's modules as libdwfl sees them. Opaque to Swift.
+typedef struct vms_lines vms_lines;
+
+/// Reports the modules of `pid` (from /proc/PID/maps). With
+/// `separate_debug_files` 0 only DWARF inside the mapped files is used
+/// (cheap: test programs built with -g); with 1, installed debug files
+/// (/usr/lib/debug, found by build ID) too, as libc6-dbg provides.
+/// NULL on failure.
+vms_lines *_Nullable vms_lines_create(pid_t pid, int separate_debug_files);
+void vms_lines_destroy(vms_lines *_Nonnull lines);
+/// The source file and line of `address`: returns 1 and fills `file`
+/// (NUL-terminated, truncated to `file_size`), `line` and `column`; 0 when
+/// there is no line information.
+int vms_lines_lookup(vms_lines *_Nonnull lines, uint64_t address, char *_Nonnull file, size_t file_size,
+                     int *_Nonnull line, int *_Nonnull column);
+
 #endif

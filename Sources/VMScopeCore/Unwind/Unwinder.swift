@@ -17,6 +17,8 @@ public final class Unwinder {
     private let target: Target
     /// Reused between walks: a 100,000-frame buffer is 10 MB.
     private var buffer: UnsafeMutableBufferPointer<vms_unw_frame>?
+    /// libdwfl state for file:line, made on first use: [own DWARF only, with debug files].
+    private var lines: [Bool: SourceLines?] = [:]
 
     init(target: Target) throws {
         self.target = target
@@ -29,6 +31,7 @@ public final class Unwinder {
     deinit { close() }
 
     func close() {
+        lines = [:]
         if let space { vms_unw_space_destroy(space) }
         space = nil
         buffer?.deallocate()
@@ -44,6 +47,18 @@ public final class Unwinder {
     /// libraries were loaded or unloaded).
     public func flushAll() {
         if let space { vms_unw_space_flush_all(space) }
+        lines = [:]
+    }
+
+    /// The source file and line of a code address, when DWARF line info
+    /// exists. Without `separateDebugFiles` only DWARF inside the mapped
+    /// files is used (cheap); with it, installed debug files too (libc6-dbg:
+    /// loading libc's line table costs tens of milliseconds once).
+    public func sourceLocation(of address: UInt64, separateDebugFiles: Bool = false) -> SourceLocation? {
+        if lines[separateDebugFiles] == nil {
+            lines[separateDebugFiles] = .some(SourceLines(pid: target.pid, separateDebugFiles: separateDebugFiles))
+        }
+        return lines[separateDebugFiles]??.location(of: address)
     }
 
     /// Page-cache statistics: word reads served from cache, pages read.

@@ -6,29 +6,38 @@ struct ThreadBacktrace {
         let frame: Frame
         let size: UInt64?
         let name: FrameName
+        let source: SourceLocation?
     }
     let tid: Int32
     let rows: [Row]
     let stop: UnwindStop
 
-    init(_ backtrace: Backtrace, context: StackContext) {
+    init(_ backtrace: Backtrace, context: StackContext, unwinder: Unwinder?, separateDebugFiles: Bool) {
         tid = backtrace.tid
         stop = backtrace.stop
         rows = backtrace.frames.map { frame in
-            Row(frame: frame, size: backtrace.size(of: frame.index), name: context.name(of: frame))
+            Row(frame: frame, size: backtrace.size(of: frame.index), name: context.name(of: frame),
+                source: unwinder?.sourceLocation(of: frame.lookupAddress, separateDebugFiles: separateDebugFiles))
         }
     }
 
     func text(_ style: Style) -> String {
         var lines = ["Thread \(style.id(tid)): \(rows.count) frame\(rows.count == 1 ? "" : "s"); \(stop.explanation)."]
-        var table: [[String]] = [["#", "ip", "sp", "cfa", "size", "function", "module"]]
+        let withSource = rows.contains { $0.source != nil }
+        var table: [[String]] = [["#", "ip", "sp", "cfa", "size", "function", "module"] + (withSource ? ["source"] : [])]
         for row in rows {
             let f = row.frame
-            table.append(["#\(f.index)", style.paint(hex(f.ip), .code), style.paint(hex(f.sp), .stack),
-                          f.cfa.map { style.paint(hex($0), .stack) } ?? "-",
-                          row.size.map { String($0) } ?? "-",
-                          row.name.text + (f.isSignalFrame ? " <signal handler called>" : ""),
-                          row.name.module.map { sanitized($0, limit: 60) } ?? ""])
+            let cfa: String = f.cfa.map { style.paint(hex($0), .stack) } ?? "-"
+            let size: String = row.size.map { String($0) } ?? "-"
+            let function: String = row.name.text + (f.isSignalFrame ? " <signal handler called>" : "")
+            let module: String = row.name.module.map { sanitized($0, limit: 60) } ?? ""
+            var cells: [String] = ["#\(f.index)", style.paint(hex(f.ip), .code), style.paint(hex(f.sp), .stack),
+                                   cfa, size, function, module]
+            if withSource {
+                let source: String = row.source.map { sanitized(lastPathComponent($0.file), limit: 60) + ":\($0.line)" } ?? ""
+                cells.append(source)
+            }
+            table.append(cells)
         }
         lines.append(VMScopeShell.table(table))
         return lines.joined(separator: "\n")
@@ -41,7 +50,9 @@ struct ThreadBacktrace {
                      return .object([("index", .int(Int64(f.index))), ("ip", .address(f.ip)), ("sp", .address(f.sp)),
                                      ("cfa", f.cfa.map(JSON.address) ?? .null),
                                      ("size", row.size.map { JSON.int(Int64($0)) } ?? .null)]
-                                    + row.name.jsonFields + [("signal_frame", .bool(f.isSignalFrame))])
+                                    + row.name.jsonFields + [("signal_frame", .bool(f.isSignalFrame)),
+                                       ("file", row.source.map { .string($0.file) } ?? .null),
+                                       ("line", row.source.map { .int(Int64($0.line)) } ?? .null)])
                  })),
                  ("stop", .string(stop.jsonName)), ("complete", .bool(stop.isComplete))])
     }
@@ -58,12 +69,14 @@ struct BacktraceResult: CommandResult {
 struct BacktraceCommand: ShellCommand {
     static let spec = CommandSpec(
         name: "bt", aliases: ["backtrace", "where"], group: .stack,
-        usage: "bt [all | TID] [-n N]",
-        summary: "The selected thread's frames by libunwind (all threads with 'all'): ip, sp, CFA, frame size, function+offset, module.",
+        usage: "bt [all | TID] [-n N] [-s]",
+        summary: "The selected thread's frames by libunwind (all threads with 'all'): ip, sp, CFA, frame size, function+offset, module, file:line where the file has DWARF (-s: installed debug files too, e.g. libc6-dbg).",
         example: "bt -n 20", needsTarget: true, arguments: [.thread])
 
     static func run(_ arguments: [String], in session: Session) throws -> CommandResult {
-        let (limit, rest) = try takeFrameLimit(arguments, command: spec.name, usage: spec.usage)
+        let (limit, words) = try takeFrameLimit(arguments, command: spec.name, usage: spec.usage)
+        let separateDebugFiles = words.contains("-s")
+        let rest = words.filter { $0 != "-s" }
         guard rest.count <= 1 else { throw ShellError.usage(command: spec.name, usage: spec.usage) }
         let target = try session.requireTarget()
         var tids: [Int32]
@@ -82,8 +95,14 @@ struct BacktraceCommand: ShellCommand {
             let context = tid == first.tid ? first
                 : StackContext(target: first.target, tid: tid, maps: first.maps, modules: first.modules, cache: first.cache)
             guard target.threads[tid] != nil else { throw VMScopeError.noSuchThread(tid: tid) }
-            threads.append(ThreadBacktrace(try context.backtrace(maxFrames: limit ?? Unwinder.defaultMaxFrames), context: context))
+            threads.append(ThreadBacktrace(try context.backtrace(maxFrames: limit ?? Unwinder.defaultMaxFrames), context: context,
+                                           unwinder: try? target.unwinder(), separateDebugFiles: separateDebugFiles))
         }
         return BacktraceResult(threads: threads, all: all)
     }
+}
+
+func lastPathComponent(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return path }
+    return String(path[path.index(after: slash)...])
 }

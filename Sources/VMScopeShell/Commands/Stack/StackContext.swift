@@ -8,6 +8,12 @@ struct StackContext {
     let maps: [Mapping]
     let modules: [LoadedModule]
     let cache: ModuleCache
+    /// Deep stacks repeat a few return addresses thousands of times: name each once.
+    private let names = NameMemo()
+
+    final class NameMemo {
+        var symbolized: [UInt64: Symbolized?] = [:]
+    }
 
     init(session: Session, tid: Int32? = nil) throws {
         target = try session.requireTarget()
@@ -33,7 +39,10 @@ struct StackContext {
     }
 
     func symbolize(_ address: UInt64) -> Symbolized? {
-        cache.symbolize(address, modules: modules)
+        if let known = names.symbolized[address] { return known }
+        let found = cache.symbolize(address, modules: modules)
+        names.symbolized[address] = .some(found)
+        return found
     }
 
     /// "function+0x12" or, without a symbol, "module+0x1234" or "?".
