@@ -105,6 +105,10 @@ extension AddressSpace {
         return rows
     }
 
+    /// The region belongs to the model's memory-mapped region (libraries,
+    /// anonymous memory, thread stacks, vDSO/vvar).
+    public func isInMmapRegion(_ region: Region) -> Bool { isMmapRegion(region) }
+
     func isMmapRegion(_ region: Region) -> Bool {
         switch region.kind {
         case .code, .rodata, .data, .bss, .heap, .stack, .vsyscall: return false

@@ -56,6 +56,11 @@ enum LayoutDifferences {
                 out.append("the main stack may grow down to \(hex(floor)) (RLIMIT_STACK \(humanSize(limit))): \(humanSize(rsp > floor ? rsp - floor : 0)) of room below rsp.")
             }
         }
+        if let stack = space.mainStack, let mmapTop = space.regions.filter({ space.isInMmapRegion($0) }).map(\.mapping.end).max(),
+           mmapTop < stack.start, !symbolic {
+            let limit = space.stackLimit.map { "RLIMIT_STACK \(humanSize($0))" } ?? "the stack limit"
+            out.append("the mmap region's top \(hex(mmapTop)) lies \(humanSize(stack.end - mmapTop)) below the stack's top: the kernel keeps that room for the stack (\(limit), a guard gap, a random offset); new mappings go downward from there, towards the heap.")
+        }
         out.append("the last user page \(hex(g.taskSize))-\(hex(g.userLimit)) is never mapped: the kernel's TASK_SIZE ends user space one page below \(hex(g.userLimit)).")
         if let vsyscall = space.maps.first(where: { $0.path == "[vsyscall]" }) {
             out.append("[vsyscall] at \(hex(vsyscall.start)) is listed in maps although it lies in the kernel half: a legacy page, the one kernel-half line a user sees.")

@@ -84,7 +84,7 @@ public struct AddressNamer {
         case .anon:
             return ("anon#\((anonStarts.firstIndex(of: m.start) ?? 0) + 1)", m.start)
         case .vdso, .vvar, .vsyscall:
-            return (m.path.trimmingCharacters(in: "[]"), m.start)
+            return (m.path.strippingBrackets, m.start)
         default:
             // An object's mappings, .bss tail included, count from its first byte.
             let module = space.modules.last { baseName($0.path) == region.owner && $0.start <= m.start }
@@ -112,10 +112,11 @@ func baseName(_ path: String) -> String {
 }
 
 extension String {
-    func trimmingCharacters(in set: String) -> String {
+    /// "[vdso]" -> "vdso".
+    var strippingBrackets: String {
         var s = Substring(self)
-        while let c = s.first, set.contains(c) { s = s.dropFirst() }
-        while let c = s.last, set.contains(c) { s = s.dropLast() }
+        if s.first == "[" { s = s.dropFirst() }
+        if s.last == "]" { s = s.dropLast() }
         return String(s)
     }
 }
