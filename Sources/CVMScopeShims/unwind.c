@@ -263,8 +263,8 @@ long vms_unw_walk(vms_unw_space *s, const struct user_regs_struct *regs, vms_unw
         f->valid |= VMS_UNW_HAS_CFA;
         if (ip == f->ip && sp == f->sp) { *stop_reason = VMS_UNW_STOP_REPEATED; break; }
         // A stack grows down: a caller's frame is above its callee's. A
-        // signal frame may hop to another stack (sigaltstack).
-        if (sp <= f->sp && !f->is_signal_frame) { *stop_reason = VMS_UNW_STOP_CFA_NOT_UP; break; }
+        // step through a signal frame may hop to another stack (sigaltstack).
+        if (sp <= f->sp && unw_is_signal_frame(&cursor) <= 0) { *stop_reason = VMS_UNW_STOP_CFA_NOT_UP; break; }
         if (ip == 0) { *stop_reason = VMS_UNW_STOP_END; break; }
     }
     return n;

@@ -129,4 +129,27 @@ final class StackUnwindTests: XCTestCase {
             }
         }
     }
+
+    /// A thread parked inside a signal handler: the walk crosses the
+    /// kernel's signal frame (__restore_rt) into the interrupted code.
+    func testWalkCrossesASignalFrame() throws {
+        let program = try TestTarget("sighandler")
+        let target = try Target.attach(pid: program.pid)
+        defer { try? target.detach() }
+        let backtrace = try target.unwinder().backtrace()
+        XCTAssertEqual(backtrace.stop, .end)
+        let names = try names(backtrace, target, ModuleCache())
+        let trampoline = try XCTUnwrap(names.firstIndex(of: "__restore_rt"), "\(names)")
+        XCTAssertTrue(backtrace.frames[trampoline].isSignalFrame)
+        XCTAssertNil(backtrace.frames[trampoline].returnAddressSlot)
+        XCTAssertTrue(backtrace.frames[trampoline + 1].wasInterrupted)
+        XCTAssertFalse(backtrace.frames[trampoline + 1].ipIsReturnAddress)
+        XCTAssertEqual(backtrace.frames.filter(\.isSignalFrame).count, 1)
+        XCTAssertEqual(Array(names[(trampoline - 2)...trampoline]), ["in_handler", "on_signal", "__restore_rt"])
+        XCTAssertTrue(names[trampoline...].contains("interrupted") && names.contains("main"), "\(names)")
+        let handler = backtrace.frames[trampoline - 2]
+        XCTAssertEqual(handler.cfa.map { $0 - 16 }, program.fact("handler_fp").flatMap(program.parseHex))
+        let cfas = backtrace.frames.compactMap(\.cfa)
+        XCTAssertTrue(zip(cfas, cfas.dropFirst()).allSatisfy { $0 < $1 }, "the handler runs below the interrupted code")
+    }
 }

@@ -49,6 +49,8 @@ typedef struct vms_unw_frame {
     /// it is still in the register (unw_get_save_loc).
     uint64_t rbp_location;
     uint32_t valid;
+    /// unw_is_signal_frame: libunwind reached this frame through a signal
+    /// frame (its registers come from a sigcontext): it was interrupted.
     int32_t is_signal_frame;
 } vms_unw_frame;
 

@@ -14,14 +14,20 @@ public struct Frame: Sendable, Equatable {
     /// Where this frame's rbp value was saved by the frame it called (nil:
     /// still in the register).
     public let rbpSavedAt: UInt64?
-    /// A signal handler's trampoline frame (__restore_rt): the frame above
-    /// it was interrupted, not calling.
+    /// The signal trampoline's frame (__restore_rt, "<signal handler
+    /// called>"): the kernel's signal frame, holding the interrupted
+    /// registers, lies between it and its caller. Its ip is where the
+    /// handler returns to, not after a call.
     public let isSignalFrame: Bool
+    /// This frame was interrupted by a signal (its caller below is the
+    /// trampoline): its ip is the interrupted instruction, not a return address.
+    public let wasInterrupted: Bool
     /// ip is a return address (it points after a call instruction).
     public let ipIsReturnAddress: Bool
 
-    /// Where the return address into the caller is stored: just below the CFA.
-    public var returnAddressSlot: UInt64? { cfa.map { $0 &- 8 } }
+    /// Where the return address into the caller is stored: just below the
+    /// CFA. A signal frame has none: the interrupted rip is in its ucontext.
+    public var returnAddressSlot: UInt64? { isSignalFrame ? nil : cfa.map { $0 &- 8 } }
 
     /// The address to look the function up at: a return address may be the
     /// first byte after the function when the call was its last instruction

@@ -91,15 +91,18 @@ public final class Unwinder {
         for index in 0..<count {
             let f = frames[index]
             let has = { (bit: Int) in Int(f.valid) & bit != 0 }
-            let calledSignalFrame = index > 0 && frames[index - 1].is_signal_frame != 0
+            // libunwind flags the frame its step reached through a signal
+            // frame (the interrupted one); the trampoline is the frame before.
+            let interrupted = f.is_signal_frame != 0
+            let trampoline = index + 1 < count && frames[index + 1].is_signal_frame != 0
             result.append(Frame(
                 index: index, ip: f.ip, sp: f.sp, cfa: has(VMS_UNW_HAS_CFA) ? f.cfa : nil,
                 registers: FrameRegisters(rbp: has(VMS_UNW_HAS_RBP) ? f.rbp : nil, rbx: has(VMS_UNW_HAS_RBX) ? f.rbx : nil,
                                           r12: has(VMS_UNW_HAS_R12) ? f.r12 : nil, r13: has(VMS_UNW_HAS_R13) ? f.r13 : nil,
                                           r14: has(VMS_UNW_HAS_R14) ? f.r14 : nil, r15: has(VMS_UNW_HAS_R15) ? f.r15 : nil),
                 rbpSavedAt: f.rbp_location == 0 ? nil : f.rbp_location,
-                isSignalFrame: f.is_signal_frame != 0,
-                ipIsReturnAddress: index > 0 && !calledSignalFrame))
+                isSignalFrame: trampoline, wasInterrupted: interrupted,
+                ipIsReturnAddress: index > 0 && !interrupted && !trampoline))
         }
         let stop: UnwindStop
         switch reason {

@@ -51,6 +51,7 @@ struct ThreadBacktrace {
                                      ("cfa", f.cfa.map(JSON.address) ?? .null),
                                      ("size", row.size.map { JSON.int(Int64($0)) } ?? .null)]
                                     + row.name.jsonFields + [("signal_frame", .bool(f.isSignalFrame)),
+                                       ("interrupted", .bool(f.wasInterrupted)),
                                        ("file", row.source.map { .string($0.file) } ?? .null),
                                        ("line", row.source.map { .int(Int64($0.line)) } ?? .null)])
                  })),

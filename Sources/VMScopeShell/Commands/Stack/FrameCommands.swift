@@ -24,6 +24,8 @@ struct FrameResult: CommandResult {
         if let returnAddress {
             lines.append("return address stored at \(style.paint(hex(returnAddress.slot), .stack)) (CFA-8)"
                          + (returnAddress.value.map { ": \(hex($0))" } ?? ": unreadable"))
+        } else if frame.isSignalFrame {
+            lines.append("return address: none; above this frame the kernel saved the interrupted registers (the signal frame)")
         } else {
             lines.append("return address: none (the outermost frame has no caller)")
         }

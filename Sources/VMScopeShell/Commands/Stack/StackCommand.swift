@@ -14,6 +14,7 @@ struct StackViewResult: CommandResult {
         let returnTo: FrameName?
         let savedRBPSlot: UInt64?
         let savedRBP: UInt64?
+        let isSignalFrame: Bool
     }
 
     let tid: Int32
@@ -66,6 +67,9 @@ struct StackViewResult: CommandResult {
             if skipped > 0 && position == 4 { lines.append("\(blank)... \(skipped) more frames ...") }
             let size = box.size.map { ", \($0) bytes" } ?? ""
             lines.append("\(column(box.cfa))  +-- CFA of #\(box.index) \(box.name.text)\(size)")
+            if box.isSignalFrame {
+                lines.append("\(blank)  |   the kernel's signal frame: the interrupted registers (ucontext) are saved here")
+            }
             if let slot = box.returnAddress {
                 let target = box.returnTo.map { " -> " + $0.text } ?? ""
                 lines.append("\(column(slot))  |   return address\(target)")
@@ -100,7 +104,8 @@ struct StackViewResult: CommandResult {
         fields.append(("frames", .array(boxes.map { box in
             .object([("index", .int(Int64(box.index))), ("cfa", .address(box.cfa)),
                      ("size", box.size.map { .int(Int64($0)) } ?? .null)] + box.name.jsonFields
-                    + [("return_address_slot", box.returnAddress.map(JSON.address) ?? .null),
+                    + [("signal_frame", .bool(box.isSignalFrame)),
+                       ("return_address_slot", box.returnAddress.map(JSON.address) ?? .null),
                        ("saved_rbp_slot", box.savedRBPSlot.map(JSON.address) ?? .null)])
         })))
         fields += [("rsp", .address(rsp)), ("red_zone_end", .address(rsp &- Self.redZone)),
@@ -138,7 +143,8 @@ struct StackCommand: ShellCommand {
             let rbpSlot = backtrace.savedRBPSlot(of: frame.index)
             boxes.append(.init(index: frame.index, name: context.name(of: frame), cfa: cfa, size: backtrace.size(of: frame.index),
                                returnAddress: slot, returnTo: value.map { FrameName(context.symbolize($0 &- 1), lookupAddress: $0 &- 1, ip: $0) },
-                               savedRBPSlot: rbpSlot, savedRBP: rbpSlot.flatMap { memory.word(at: $0) }))
+                               savedRBPSlot: rbpSlot, savedRBP: rbpSlot.flatMap { memory.word(at: $0) },
+                               isSignalFrame: frame.isSignalFrame))
         }
         var violations: [(Int, UInt64, UInt64)] = []
         let frames = backtrace.frames
