@@ -195,5 +195,19 @@ final class LayoutCommandTests: XCTestCase {
         XCTAssertTrue(drawing.contains("heap") && drawing.contains("libc.so.6") && drawing.hasSuffix("</svg>\n"))
     }
 
+    /// After `brk` (a single-step inside the target), an emergency detach
+    /// (SIGTERM to vmscope) hands back no stray SIGTRAP: the target lives on.
+    func testEmergencyDetachAfterBrkLeavesTheTargetAlive() throws {
+        let program = try TestTarget("heapgrow")
+        let printed = try XCTUnwrap(program.fields(try program.request("brk"))["brk"])
+        // vmscope prints the break, then `ready`, then waits on its stdin.
+        let shell = try TestTarget(VMScope.binary, ["--pid", "\(program.pid)", "-ex", "brk", "-ex", "echo ready"])
+        XCTAssertTrue(shell.startupLines.contains { $0.contains(printed) }, "\(shell.startupLines)")
+        kill(shell.pid, SIGTERM)
+        XCTAssertNotNil(shell.waitForExit(timeout: 10))
+        XCTAssertEqual(program.fields(try program.request("brk"))["brk"], printed)
+        XCTAssertNotEqual(program.state(), "t")
+    }
+
     func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
 }

@@ -66,6 +66,10 @@ extension Target {
             try write(site, bytes: original.bytes)
             try setRegisters(saved, tid: tid)
             threads[tid] = before
+            // collectStop mirrored the step's SIGTRAP as the thread's held
+            // signal for the emergency detach: put back what it really holds,
+            // or a Ctrl-C detach would deliver a SIGTRAP and kill the target.
+            vms_emergency_set_pending(tid, before.pendingSignal)
             handBack(caught, tid: tid)
             try verifyRestored(tid: tid, site: site, bytes: original.bytes, registers: saved)
         }
