@@ -122,7 +122,7 @@ enum LayoutSVG {
 
     static func write(_ result: LayoutResult, to path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ShellError.noSuchFile(path, errno: errno) }
+        guard fd >= 0 else { throw VMScopeError.system(operation: "write \(sanitized(path))", errno: errno) }
         defer { close(fd) }
         var text = render(result)
         let failed: Int32? = text.withUTF8 { buffer in
@@ -135,6 +135,6 @@ enum LayoutSVG {
             }
             return nil
         }
-        if let failed { throw ShellError.noSuchFile(path, errno: failed) }
+        if let failed { throw VMScopeError.system(operation: "write \(sanitized(path))", errno: failed) }
     }
 }
