@@ -193,6 +193,9 @@ final class LayoutCommandTests: XCTestCase {
         let drawing = try String(contentsOfFile: svg, encoding: .utf8)
         XCTAssertTrue(drawing.hasPrefix("<svg"))
         XCTAssertTrue(drawing.contains("heap") && drawing.contains("libc.so.6") && drawing.hasSuffix("</svg>\n"))
+        XCTAssertTrue(drawing.contains("heap  &lt;- break"), "the break marker sits on the heap band")
+        let markers = try XCTUnwrap(layout["markers"] as? [String: Any])
+        XCTAssertEqual(hexValue(markers["break"]), program.fields(try program.request("brk"))["brk"].flatMap(program.parseHex))
     }
 
     /// After `brk` (a single-step inside the target), an emergency detach

@@ -10,10 +10,12 @@ struct LayoutResult: CommandResult {
     let processName: String
     let svgPath: String?
 
-    /// Each marker on the deepest row that holds it.
+    /// Each marker on the deepest row that holds it. The break is the heap's
+    /// (exclusive) end, so it goes on the heap's row.
     func markers(for index: Int) -> [String] {
         let band = bands[index]
         return markers.filter { marker in
+            if marker.name == "break" { return band.kind == "heap" && band.level == 0 }
             guard band.contains(marker.address) else { return false }
             // A part (level 1) below this band that holds it takes it instead.
             if band.level == 0 {

@@ -17,7 +17,7 @@ enum LayoutSVG {
 
     static func render(_ result: LayoutResult) -> String {
         let namer = result.namer
-        struct Row { let band: Band; let isGap: Bool; let parts: [Band] }
+        struct Row { let band: Band; let isGap: Bool; let parts: [Band]; let index: Int }
         var rows: [Row] = []
         var previousStart: UInt64?
         var index = 0
@@ -29,9 +29,9 @@ enum LayoutSVG {
             while next < bands.count && bands[next].level == 1 { parts.append(bands[next]); next += 1 }
             if let above = previousStart, band.end != 0, above > band.end {
                 rows.append(Row(band: Band(name: "unmapped gap", start: band.end, end: above, kind: "gap", level: 0, detail: ""),
-                                isGap: true, parts: []))
+                                isGap: true, parts: [], index: -1))
             }
-            rows.append(Row(band: band, isGap: false, parts: parts))
+            rows.append(Row(band: band, isGap: false, parts: parts, index: index))
             previousStart = band.start
             index = next
         }
@@ -42,7 +42,9 @@ enum LayoutSVG {
             let h = max(height(row.band.size), row.parts.map { height($0.size) }.reduce(0, +))
             let fill = row.isGap ? "url(#hatch)" : color(row.band.kind)
             body += rect(x: 200, y: y, w: 300, h: h, fill: fill)
-            body += label(x: 210, y: y + 15, text: row.band.name, bold: !row.isGap)
+            let bandMarks = row.index >= 0 ? result.markers(for: row.index) : []
+            body += label(x: 210, y: y + 15, text: row.band.name + (bandMarks.isEmpty ? "" : "  <- " + bandMarks.joined(separator: ", ")),
+                          bold: !row.isGap)
             body += label(x: 490, y: y + 15, text: humanSize(row.band.size), bold: false, anchor: "end")
             // The band's end (top edge) and start (bottom edge) on the left.
             body += label(x: 190, y: y + 11, text: row.band.end == 0 ? "2^64" : namer.nameEnd(row.band.end), bold: false, anchor: "end", mono: true)
@@ -51,10 +53,10 @@ enum LayoutSVG {
             }
             // Parts on the right, on the same log scale, stacked from the band's top.
             var py = y
-            for part in row.parts {
+            for (offset, part) in row.parts.enumerated() {
                 let ph = height(part.size)
                 body += rect(x: 520, y: py, w: 440, h: ph, fill: color(part.kind))
-                let marks = result.markers.filter { part.contains($0.address) }.map(\.name)
+                let marks = result.markers(for: row.index + 1 + offset)
                 let text = "\(part.name)  \(namer.name(part.start))  \(humanSize(part.size))"
                     + (marks.isEmpty ? "" : "  <- " + marks.joined(separator: ", "))
                 body += label(x: 528, y: py + 12, text: text, bold: false, size: 11)
