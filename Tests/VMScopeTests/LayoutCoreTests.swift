@@ -119,6 +119,24 @@ final class LayoutCoreTests: XCTestCase {
         XCTAssertEqual(list.entries.first?.base, exe.start)
     }
 
+    /// The block at the top of the main stack, read word by word from the
+    /// process, counts exactly the arguments and environment it was given.
+    func testArgumentBlockCountsWhatExecReceived() throws {
+        let target = try Target.launch(path: TestTarget.path("recurse"), arguments: ["2", "x y"],
+                                       environment: ["A=1", "B=two", "C="])
+        defer { try? target.kill() }
+        let space = try AddressSpace.capture(target: target, programBreak: nil, modules: nil, linkMap: false)
+        let block = try XCTUnwrap(space.argumentBlock)
+        XCTAssertEqual(block.argc, 3)
+        XCTAssertEqual(block.environmentCount, 3)
+        XCTAssertEqual(block.auxvCount, try AuxiliaryVector.read(pid: target.pid).entries.count)
+        XCTAssertEqual(block.start, try target.registers().rsp, "at exec, rsp points at argc")
+        let stack = try XCTUnwrap(space.mainStack)
+        XCTAssertTrue(block.arraysEnd <= block.stringsStart && block.stringsEnd < stack.end)
+        let names = space.bands(full: false).filter { $0.kind == "args" }.map(\.name)
+        XCTAssertEqual(names.count, 4, "\(names)")
+    }
+
     func testCanonicalClassification() {
         let g = AddressGeometry.current()
         let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))

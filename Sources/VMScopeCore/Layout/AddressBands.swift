@@ -55,12 +55,23 @@ extension AddressSpace {
             top.append(Band(name: "[stack]", start: stack.start, end: stack.end, kind: "stack", level: 0,
                             detail: "main thread's stack, grows down"))
             if let s = startStack, stack.contains(s) {
-                children["stack"] = [
-                    Band(name: "argv, envp, auxv", start: s, end: stack.end, kind: "args", level: 1,
-                         detail: "argc at start_stack, then the pointer arrays, then the strings"),
-                    Band(name: "frames", start: stack.start, end: s, kind: "stack", level: 1,
-                         detail: "frames live below start_stack; pages are added on demand"),
-                ]
+                var parts = [Band(name: "frames", start: stack.start, end: s, kind: "stack", level: 1,
+                                  detail: "frames live below start_stack; pages are added on demand")]
+                if let block = argumentBlock, block.arraysEnd <= block.stringsStart, block.stringsStart <= block.stringsEnd,
+                   block.stringsEnd <= stack.end, block.start == s {
+                    parts.append(Band(name: "argc, argv[], envp[], auxv[]", start: s, end: block.arraysEnd, kind: "args", level: 1,
+                                      detail: "argc \(block.argc), \(block.environmentCount) environment variables, \(block.auxvCount) auxv entries"))
+                    parts.append(Band(name: "AT_RANDOM, platform", start: block.arraysEnd, end: block.stringsStart, kind: "args",
+                                      level: 1, detail: "16 random bytes, the platform string, alignment padding"))
+                    parts.append(Band(name: "argv and envp strings", start: block.stringsStart, end: block.stringsEnd,
+                                      kind: "args", level: 1, detail: "arg_start to env_end"))
+                    parts.append(Band(name: "executable name", start: block.stringsEnd, end: stack.end, kind: "args",
+                                      level: 1, detail: "the path given to execve, then the end of the stack"))
+                } else {
+                    parts.append(Band(name: "argv, envp, auxv", start: s, end: stack.end, kind: "args", level: 1,
+                                      detail: "argc at start_stack, then the pointer arrays, then the strings"))
+                }
+                children["stack"] = parts
             }
         }
         let mmapRegions = regions.filter { isMmapRegion($0) }

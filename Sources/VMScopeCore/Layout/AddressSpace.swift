@@ -22,6 +22,8 @@ public struct AddressSpace {
     /// The executable and libraries (file-backed objects), in address order.
     public let modules: [LoadedModule]
     public let linkMap: LinkMapList?
+    /// argc, argv, envp and auxv at the top of the main stack.
+    public let argumentBlock: ArgumentBlock?
     /// RLIMIT_STACK's soft limit (nil: unlimited or unreadable).
     public let stackLimit: UInt64?
     let moduleCache: ModuleCache?
@@ -52,12 +54,14 @@ public struct AddressSpace {
         let modules = cache?.modules(pid: target.pid, maps: maps) ?? []
         if let cache { nameSections(&regions, modules: modules, cache: cache) }
         let stacks = threadStacks(regions: regions, registers: registers, pid: target.pid)
+        let stat = ProcFS.stat(pid: target.pid)
         return AddressSpace(
             pid: target.pid, geometry: AddressGeometry.current(), aslr: ASLRState.read(target: target, maps: maps),
-            maps: maps, regions: regions, auxv: auxv, stat: ProcFS.stat(pid: target.pid),
+            maps: maps, regions: regions, auxv: auxv, stat: stat,
             programBreak: programBreak, threadStacks: stacks, threadRegisters: registers,
             executablePath: executable, modules: modules,
             linkMap: linkMap ? LinkMapList.read(target: target, auxv: auxv) : nil,
+            argumentBlock: stat.flatMap { ArgumentBlock.read(target: target, stat: $0) },
             stackLimit: readStackLimit(pid: target.pid), moduleCache: cache)
     }
 

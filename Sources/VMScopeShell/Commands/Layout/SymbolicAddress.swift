@@ -34,21 +34,25 @@ public struct AddressNamer {
     }
 
     /// The end of a range (exclusive): named from its last byte, so it hangs
-    /// on the same anchor as the range ("libc.so.6+0x1d5000", not the next mapping).
+    /// on the same anchor as the range ("libc.so.6+0x1d5000", not the next
+    /// mapping), unless the end lies inside the same mapping as that byte.
     public func nameEnd(_ end: UInt64) -> String {
         guard symbolic, end > 0 else { return hex(end) }
-        // An empty range (the heap before brk) or an unmapped last byte: name the end itself.
-        guard let (name, base) = anchor(end - 1) else { return name(end) }
+        guard let (name, base) = endAnchor(end) else { return hex(end) }
         return end >= base ? "\(name)+\(hex(end - base))" : "\(name)-\(hex(base - end))"
+    }
+
+    func endAnchor(_ end: UInt64) -> (name: String, base: UInt64)? {
+        guard end > 0 else { return anchor(end) }
+        if let here = space.maps.mapping(containing: end), here.contains(end - 1) { return anchor(end) }
+        // An empty range (the heap before brk) or an unmapped last byte: the end itself.
+        return anchor(end - 1) ?? anchor(end)
     }
 
     /// A range's size, or "-" in symbolic mode when its ends hang on two
     /// anchors (ASLR moves them apart differently each run).
     public func size(_ start: UInt64, _ end: UInt64) -> String {
-        if symbolic, end > start {
-            let a = anchor(start)?.name, b = anchor(end - 1)?.name ?? anchor(end)?.name
-            if a != b { return "-" }
-        }
+        if symbolic, end > start, anchor(start)?.name != endAnchor(end)?.name { return "-" }
         return humanSize(end &- start)
     }
 
