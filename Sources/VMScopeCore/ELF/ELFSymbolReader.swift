@@ -24,10 +24,9 @@ extension ELFFile {
                 guard sectionIndex != 0, nameOffset != 0 else { continue }  // undefined or unnamed
                 let nameAt = strings.offset + UInt64(nameOffset)
                 guard nameAt < stringsEnd,
-                      var name = bytes.cString(at: nameAt, end: stringsEnd, limit: SymbolTable.maxNameLength),
+                      // Debug files' .symtab spells versions into names ("memcpy@@GLIBC_2.14"); .dynsym does not.
+                      let name = bytes.cString(at: nameAt, end: stringsEnd, limit: SymbolTable.maxNameLength, cutAt: UInt8(ascii: "@")),
                       !name.isEmpty else { continue }
-                // Debug files' .symtab spells versions into names ("memcpy@@GLIBC_2.14"); .dynsym does not.
-                if let at = name.firstIndex(of: "@"), at != name.startIndex { name = String(name[..<at]) }
                 // Local labels such as ".L123" and "$x" mapping symbols say nothing to a reader.
                 if kind == 0 && (name.hasPrefix(".L") || name.hasPrefix("$")) { continue }
                 result.append(ELFSymbol(name: name, value: value, size: size,

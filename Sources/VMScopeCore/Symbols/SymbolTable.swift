@@ -27,18 +27,34 @@ public struct SymbolTable: Sendable {
     /// The highest end (value + size) of sorted[0...i]: a backwards scan
     /// can stop as soon as no earlier symbol reaches the address.
     private let maxEnd: [UInt64]
-    private let byName: [String: Int]
+    /// name -> index, built on the first lookup by name (address lookups,
+    /// the common case, never need it).
+    private let nameIndex = NameIndex()
 
     public init(_ symbols: [ELFSymbol]) {
-        struct Key: Hashable { let name: String; let value: UInt64 }
-        var seen = Set<Key>()
-        var unique: [ELFSymbol] = []
-        unique.reserveCapacity(symbols.count)
-        // .symtab usually repeats .dynsym; keep the first (the fuller entry).
-        for symbol in symbols where seen.insert(Key(name: symbol.name, value: symbol.value)).inserted {
-            unique.append(symbol)
-        }
+        var unique = symbols
         unique.sort { $0.value != $1.value ? $0.value < $1.value : $0.preference < $1.preference }
+        // .symtab usually repeats .dynsym: drop a name seen already at the same value.
+        var write = 0
+        var runStart = 0
+        for read in unique.indices {
+            let symbol = unique[read]
+            if write > 0 && unique[write - 1].value != symbol.value { runStart = write }
+            var duplicate = false
+            var i = runStart
+            while i < write {
+                if unique[i].name == symbol.name {
+                    duplicate = true
+                    if symbol.preference > unique[i].preference { unique[i] = symbol }
+                    break
+                }
+                i += 1
+            }
+            if duplicate { continue }
+            unique[write] = symbol
+            write += 1
+        }
+        unique.removeSubrange(write...)
         var ends: [UInt64] = []
         ends.reserveCapacity(unique.count)
         var highest: UInt64 = 0
@@ -47,15 +63,26 @@ public struct SymbolTable: Sendable {
             highest = max(highest, end.overflow ? UInt64.max : end.partialValue)
             ends.append(highest)
         }
-        var names: [String: Int] = [:]
-        names.reserveCapacity(unique.count)
-        for (index, symbol) in unique.enumerated() {
-            if let old = names[symbol.name], unique[old].preference >= symbol.preference { continue }
-            names[symbol.name] = index
-        }
         sorted = unique
         maxEnd = ends
-        byName = names
+    }
+
+    /// Lazily built name index. The core is single-threaded (one tracer
+    /// thread), so the unsynchronised lazy build is safe.
+    private final class NameIndex: @unchecked Sendable {
+        var byName: [String: Int]?
+
+        func index(_ symbols: [ELFSymbol]) -> [String: Int] {
+            if let byName { return byName }
+            var names: [String: Int] = [:]
+            names.reserveCapacity(symbols.count)
+            for (index, symbol) in symbols.enumerated() {
+                if let old = names[symbol.name], symbols[old].preference >= symbol.preference { continue }
+                names[symbol.name] = index
+            }
+            byName = names
+            return names
+        }
     }
 
     public var count: Int { sorted.count }
@@ -89,6 +116,6 @@ public struct SymbolTable: Sendable {
     }
 
     public func symbol(named name: String) -> ELFSymbol? {
-        byName[name].map { sorted[$0] }
+        nameIndex.index(sorted)[name].map { sorted[$0] }
     }
 }
