@@ -162,6 +162,26 @@ final class LayoutCommandTests: XCTestCase {
         }
     }
 
+    /// The same for two running multi-threaded processes, attached: thread
+    /// stacks are named by creation order (thread_stack#1...), not address.
+    func testSymbolicTranscriptsOfTwoThreadedProcessesAreIdentical() throws {
+        func transcript() throws -> (symbolic: String, plain: String) {
+            let program = try TestTarget("threads", ["2"])
+            let local = try XCTUnwrap(program.startupLines.first { $0.contains("index=1") }.flatMap { program.fields($0)["local"] })
+            let script = ["layout --full", "maps", "whereis \(local)", "brk", "libs"].flatMap { ["-ex", $0] }
+            func run(_ extra: [String]) throws -> String {
+                let run = try VMScope.run(["--pid", "\(program.pid)", "--batch"] + extra + script)
+                XCTAssertEqual(run.status, 0, run.stderr)
+                return run.stdout.split(separator: "\n").filter { !$0.hasPrefix("Attached ") }.joined(separator: "\n")
+            }
+            return (try run(["--symbolic"]), try run([]))
+        }
+        let first = try transcript(), second = try transcript()
+        XCTAssertNotEqual(first.plain, second.plain)
+        XCTAssertEqual(first.symbolic, second.symbolic)
+        XCTAssertTrue(first.symbolic.contains("thread_stack#2-0x"), first.symbolic)
+    }
+
     func testMapsKindsFiltersAndSVG() throws {
         let program = try TestTarget("heapgrow")
         _ = try program.request("sbrk 4096")

@@ -85,8 +85,8 @@ extension AddressSpace {
             let detail: String
             if end == startBrk && heapMapping == nil {
                 detail = "no heap yet: the process never called brk"
-            } else if let brk = programBreak {
-                detail = "from start_brk to the program break \(hexString(brk)); grows up"
+            } else if programBreak != nil {
+                detail = "from start_brk to the program break; grows up"
             } else {
                 detail = "from start_brk to the end of [heap] (the break itself could not be read)"
             }
@@ -163,7 +163,7 @@ extension AddressSpace {
                 rows.append(Band(name: key, start: start, end: end, kind: "library", level: 1, detail: perms, bias: bias))
             case .guardPage, .threadStack:
                 if let stack = group.first(where: { $0.kind == .threadStack }), let tid = stack.tid {
-                    let guardPart = group.first { $0.kind == .guardPage }.map { " above a guard at \(hexString($0.mapping.start))" } ?? ""
+                    let guardPart = group.first { $0.kind == .guardPage }.map { _ in " above its guard page" } ?? ""
                     rows.append(Band(name: "stack of thread \(tid)", start: start, end: end, kind: "thread stack",
                                      level: 1, detail: "\(stack.mapping.perms)\(guardPart)"))
                 } else {
