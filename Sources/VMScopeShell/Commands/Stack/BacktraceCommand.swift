@@ -21,26 +21,67 @@ struct ThreadBacktrace {
         }
     }
 
+    /// Laid out by hand rather than with table(): a 10,000-frame stack
+    /// repeats a handful of names, so each distinct cell text is made (and
+    /// measured) once, and columns are padded without re-measuring.
     func text(_ style: Style) -> String {
-        var lines = ["Thread \(style.id(tid)): \(rows.count) frame\(rows.count == 1 ? "" : "s"); \(stop.explanation)."]
+        let header = "Thread \(style.id(tid)): \(rows.count) frame\(rows.count == 1 ? "" : "s"); \(stop.explanation)."
         let withSource = rows.contains { $0.source != nil }
-        var table: [[String]] = [["#", "ip", "sp", "cfa", "size", "function", "module"] + (withSource ? ["source"] : [])]
+        struct Named { let function: String; let module: String; let source: String }
+        var memo: [UInt64: Named] = [:]
+        var cells: [(index: String, ip: String, sp: String, cfa: String, size: String, named: Named)] = []
+        cells.reserveCapacity(rows.count)
         for row in rows {
             let f = row.frame
-            let cfa: String = f.cfa.map { style.paint(hex($0), .stack) } ?? "-"
-            let size: String = row.size.map { String($0) } ?? "-"
-            let function: String = row.name.text + (f.isSignalFrame ? " <signal handler called>" : "")
-            let module: String = row.name.module.map { sanitized($0, limit: 60) } ?? ""
-            var cells: [String] = ["#\(f.index)", style.paint(hex(f.ip), .code), style.paint(hex(f.sp), .stack),
-                                   cfa, size, function, module]
-            if withSource {
-                let source: String = row.source.map { sanitized(lastPathComponent($0.file), limit: 60) + ":\($0.line)" } ?? ""
-                cells.append(source)
+            let named: Named
+            if let known = memo[f.ip] {
+                named = known
+            } else {
+                named = Named(function: row.name.text + (f.isSignalFrame ? " <signal handler called>" : ""),
+                              module: row.name.module.map { sanitized($0, limit: 60) } ?? "",
+                              source: row.source.map { sanitized(lastPathComponent($0.file), limit: 60) + ":\($0.line)" } ?? "")
+                memo[f.ip] = named
             }
-            table.append(cells)
+            cells.append(("#\(f.index)", hex(f.ip), hex(f.sp), f.cfa.map(hex) ?? "-", row.size.map { String($0) } ?? "-", named))
         }
-        lines.append(VMScopeShell.table(table))
-        return lines.joined(separator: "\n")
+        var widths = [1, 2, 2, 3, 4, 8, 6]  // the headers' widths
+        var nameWidths: [String: Int] = [:]
+        func width(_ text: String) -> Int {
+            if let known = nameWidths[text] { return known }
+            let measured = visibleWidth(text)
+            nameWidths[text] = measured
+            return measured
+        }
+        for c in cells {
+            widths[0] = max(widths[0], c.index.utf8.count); widths[1] = max(widths[1], c.ip.utf8.count)
+            widths[2] = max(widths[2], c.sp.utf8.count); widths[3] = max(widths[3], c.cfa.utf8.count)
+            widths[4] = max(widths[4], c.size.utf8.count); widths[5] = max(widths[5], width(c.named.function))
+            widths[6] = max(widths[6], width(c.named.module))
+        }
+        func pad(_ text: String, _ column: Int, measured: Int? = nil) -> String {
+            let have = measured ?? text.utf8.count
+            return have >= widths[column] ? text : text + String(repeating: " ", count: widths[column] - have)
+        }
+        var out = header
+        out.reserveCapacity(header.utf8.count + (rows.count + 1) * (widths.reduce(0, +) + 40))
+        let titles = ["#", "ip", "sp", "cfa", "size", "function", "module"]
+        out += "\n" + titles.enumerated().map { i, t in i == 6 && !withSource ? t : pad(t, i) }.joined(separator: "  ")
+        if withSource { out += "  source" }
+        for c in cells {
+            out += "\n"
+            out += pad(c.index, 0) + "  "
+            out += style.paint(pad(c.ip, 1), .code) + "  "
+            out += style.paint(pad(c.sp, 2), .stack) + "  "
+            out += (c.cfa == "-" ? pad(c.cfa, 3) : style.paint(pad(c.cfa, 3), .stack)) + "  "
+            out += pad(c.size, 4) + "  "
+            out += pad(c.named.function, 5, measured: width(c.named.function)) + "  "
+            if withSource {
+                out += pad(c.named.module, 6, measured: width(c.named.module)) + "  " + c.named.source
+            } else {
+                out += c.named.module
+            }
+        }
+        return out
     }
 
     var json: JSON {
