@@ -56,7 +56,12 @@ enum LayoutDifferences {
                 out.append("the main stack may grow down to \(hex(floor)) (RLIMIT_STACK \(humanSize(limit))): \(humanSize(rsp > floor ? rsp - floor : 0)) of room below rsp.")
             }
         }
-        if let stack = space.mainStack, let mmapTop = space.regions.filter({ space.isInMmapRegion($0) }).map(\.mapping.end).max(),
+        let mmapRegions = space.regions.filter { space.isInMmapRegion($0) }
+        if space.stackLimit == nil, let low = mmapRegions.map(\.mapping.start).min() {
+            // mmap_is_legacy(): an unlimited stack makes the kernel place
+            // mappings bottom-up from its legacy base.
+            out.append("RLIMIT_STACK is unlimited, so the kernel uses the legacy bottom-up layout: the memory-mapped region starts at \(n(low)) and grows up, with no room kept for the stack above it.")
+        } else if let stack = space.mainStack, let mmapTop = mmapRegions.map(\.mapping.end).max(),
            mmapTop < stack.start, !symbolic {
             let limit = space.stackLimit.map { "RLIMIT_STACK \(humanSize($0))" } ?? "the stack limit"
             out.append("the mmap region's top \(hex(mmapTop)) lies \(humanSize(stack.end - mmapTop)) below the stack's top: the kernel keeps that room for the stack (\(limit), a guard gap, a random offset); new mappings go downward from there, towards the heap.")
