@@ -21,67 +21,79 @@ struct ThreadBacktrace {
         }
     }
 
-    /// Laid out by hand rather than with table(): a 10,000-frame stack
-    /// repeats a handful of names, so each distinct cell text is made (and
-    /// measured) once, and columns are padded without re-measuring.
+    /// Laid out by hand into bytes rather than with table(): a 10,000-frame
+    /// stack repeats a handful of names, so each distinct name is made and
+    /// measured once, and numbers are written as hex digits directly.
     func text(_ style: Style) -> String {
         let header = "Thread \(style.id(tid)): \(rows.count) frame\(rows.count == 1 ? "" : "s"); \(stop.explanation)."
         let withSource = rows.contains { $0.source != nil }
-        struct Named { let function: String; let module: String; let source: String }
+        struct Named { let function: [UInt8]; let functionWidth: Int; let module: [UInt8]; let moduleWidth: Int; let source: [UInt8] }
         var memo: [UInt64: Named] = [:]
-        var cells: [(index: String, ip: String, sp: String, cfa: String, size: String, named: Named)] = []
-        cells.reserveCapacity(rows.count)
+        var named: [Named] = []
+        named.reserveCapacity(rows.count)
         for row in rows {
             let f = row.frame
-            let named: Named
-            if let known = memo[f.ip] {
-                named = known
-            } else {
-                named = Named(function: row.name.text + (f.isSignalFrame ? " <signal handler called>" : ""),
-                              module: row.name.module.map { sanitized($0, limit: 60) } ?? "",
-                              source: row.source.map { sanitized(lastPathComponent($0.file), limit: 60) + ":\($0.line)" } ?? "")
-                memo[f.ip] = named
-            }
-            cells.append(("#\(f.index)", hex(f.ip), hex(f.sp), f.cfa.map(hex) ?? "-", row.size.map { String($0) } ?? "-", named))
+            if let known = memo[f.ip] { named.append(known); continue }
+            let function = row.name.text + (f.isSignalFrame ? " <signal handler called>" : "")
+            let module = row.name.module.map { sanitized($0, limit: 60) } ?? ""
+            let source = row.source.map { sanitized(lastPathComponent($0.file), limit: 60) + ":\($0.line)" } ?? ""
+            let made = Named(function: Array(function.utf8), functionWidth: visibleWidth(function),
+                             module: Array(module.utf8), moduleWidth: visibleWidth(module), source: Array(source.utf8))
+            memo[f.ip] = made
+            named.append(made)
         }
+        func hexWidth(_ v: UInt64) -> Int { 2 + max(1, (64 - v.leadingZeroBitCount + 3) / 4) }
+        func decimalWidth(_ v: Int) -> Int { String(v).utf8.count }
         var widths = [1, 2, 2, 3, 4, 8, 6]  // the headers' widths
-        var nameWidths: [String: Int] = [:]
-        func width(_ text: String) -> Int {
-            if let known = nameWidths[text] { return known }
-            let measured = visibleWidth(text)
-            nameWidths[text] = measured
-            return measured
+        widths[0] = max(1, 1 + decimalWidth(max(rows.count - 1, 0)))
+        for (row, name) in zip(rows, named) {
+            let f = row.frame
+            widths[1] = max(widths[1], hexWidth(f.ip)); widths[2] = max(widths[2], hexWidth(f.sp))
+            widths[3] = max(widths[3], f.cfa.map(hexWidth) ?? 1)
+            widths[4] = max(widths[4], row.size.map { decimalWidth(Int(clamping: $0)) } ?? 1)
+            widths[5] = max(widths[5], name.functionWidth); widths[6] = max(widths[6], name.moduleWidth)
         }
-        for c in cells {
-            widths[0] = max(widths[0], c.index.utf8.count); widths[1] = max(widths[1], c.ip.utf8.count)
-            widths[2] = max(widths[2], c.sp.utf8.count); widths[3] = max(widths[3], c.cfa.utf8.count)
-            widths[4] = max(widths[4], c.size.utf8.count); widths[5] = max(widths[5], width(c.named.function))
-            widths[6] = max(widths[6], width(c.named.module))
-        }
-        func pad(_ text: String, _ column: Int, measured: Int? = nil) -> String {
-            let have = measured ?? text.utf8.count
-            return have >= widths[column] ? text : text + String(repeating: " ", count: widths[column] - have)
-        }
-        var out = header
-        out.reserveCapacity(header.utf8.count + (rows.count + 1) * (widths.reduce(0, +) + 40))
-        let titles = ["#", "ip", "sp", "cfa", "size", "function", "module"]
-        out += "\n" + titles.enumerated().map { i, t in i == 6 && !withSource ? t : pad(t, i) }.joined(separator: "  ")
-        if withSource { out += "  source" }
-        for c in cells {
-            out += "\n"
-            out += pad(c.index, 0) + "  "
-            out += style.paint(pad(c.ip, 1), .code) + "  "
-            out += style.paint(pad(c.sp, 2), .stack) + "  "
-            out += (c.cfa == "-" ? pad(c.cfa, 3) : style.paint(pad(c.cfa, 3), .stack)) + "  "
-            out += pad(c.size, 4) + "  "
-            out += pad(c.named.function, 5, measured: width(c.named.function)) + "  "
-            if withSource {
-                out += pad(c.named.module, 6, measured: width(c.named.module)) + "  " + c.named.source
-            } else {
-                out += c.named.module
+        var out: [UInt8] = Array(header.utf8)
+        out.reserveCapacity(out.count + (rows.count + 1) * (widths.reduce(0, +) + 32))
+        func spaces(_ n: Int) { if n > 0 { out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: n)) } }
+        func text(_ t: String, _ column: Int) { out.append(contentsOf: t.utf8); spaces(widths[column] - t.utf8.count + 2) }
+        func hexDigits(_ v: UInt64, _ column: Int) {
+            let digits = hexWidth(v) - 2
+            out.append(UInt8(ascii: "0")); out.append(UInt8(ascii: "x"))
+            for i in stride(from: digits - 1, through: 0, by: -1) {
+                let nibble = UInt8((v >> (UInt64(i) * 4)) & 0xf)
+                out.append(nibble < 10 ? 48 + nibble : 87 + nibble)
             }
+            spaces(widths[column] - digits - 2 + 2)
         }
-        return out
+        func painted(_ role: Style.Role, _ body: () -> Void) {
+            guard style.enabled else { return body() }
+            let start = out.count
+            body()
+            var end = out.count
+            while end > start && out[end - 1] == UInt8(ascii: " ") { end -= 1 }
+            let padding = Array(out[end...])
+            let cell = String(decoding: out[start..<end], as: UTF8.self)
+            out.removeSubrange(start...)
+            out.append(contentsOf: style.paint(cell, role).utf8)
+            out.append(contentsOf: padding)
+        }
+        out.append(UInt8(ascii: "\n"))
+        for (i, title) in ["#", "ip", "sp", "cfa", "size", "function"].enumerated() { text(title, i) }
+        out.append(contentsOf: (withSource ? "module" + String(repeating: " ", count: widths[6] - 6 + 2) + "source" : "module").utf8)
+        for (row, name) in zip(rows, named) {
+            let f = row.frame
+            out.append(UInt8(ascii: "\n"))
+            text("#\(f.index)", 0)
+            painted(.code) { hexDigits(f.ip, 1) }
+            painted(.stack) { hexDigits(f.sp, 2) }
+            if let cfa = f.cfa { painted(.stack) { hexDigits(cfa, 3) } } else { text("-", 3) }
+            text(row.size.map { String($0) } ?? "-", 4)
+            out.append(contentsOf: name.function); spaces(widths[5] - name.functionWidth + 2)
+            out.append(contentsOf: name.module)
+            if withSource { spaces(widths[6] - name.moduleWidth + 2); out.append(contentsOf: name.source) }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     var json: JSON {
