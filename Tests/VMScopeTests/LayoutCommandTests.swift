@@ -86,6 +86,37 @@ final class LayoutCommandTests: XCTestCase {
         }
     }
 
+    /// The model's order holds for a normal process and is reported broken,
+    /// with the reason, for one started with an unlimited stack (the kernel's
+    /// legacy bottom-up mmap layout puts libraries below the executable).
+    func testOrderCheckHoldsNormallyAndFailsUnderTheLegacyLayout() throws {
+        func layout(of program: TestTarget) throws -> [String: Any] {
+            try result(try VMScope.json(["--pid", "\(program.pid)", "--batch", "-ex", "layout"]))
+        }
+        let normal = try layout(of: try TestTarget("threads", ["1"]))
+        XCTAssertEqual((normal["order"] as? [String: Any])?["holds"] as? Bool, true)
+        let resource = __rlimit_resource_t(RLIMIT_STACK.rawValue)
+        var saved = rlimit()
+        XCTAssertEqual(getrlimit(resource, &saved), 0)
+        guard saved.rlim_max == rlim_t.max else { throw XCTSkip("the hard stack limit is finite here") }
+        var unlimited = saved
+        unlimited.rlim_cur = rlim_t.max  // RLIM_INFINITY
+        XCTAssertEqual(setrlimit(resource, &unlimited), 0)
+        let legacyProgram: TestTarget
+        do {
+            legacyProgram = try TestTarget("threads", ["1"])
+            _ = setrlimit(resource, &saved)
+        } catch {
+            _ = setrlimit(resource, &saved)
+            throw error
+        }
+        let legacy = try layout(of: legacyProgram)
+        let order = try XCTUnwrap(legacy["order"] as? [String: Any])
+        XCTAssertEqual(order["holds"] as? Bool, false)
+        XCTAssertFalse((order["violations"] as? [String] ?? []).isEmpty)
+        XCTAssertTrue((legacy["differences"] as? [String] ?? []).contains { $0.contains("legacy bottom-up layout") })
+    }
+
     /// `libs` equals the libraries in /proc/PID/maps, agrees with the linker's
     /// own list, and a library the target dlopens appears at the next stop.
     func testLibsMatchMapsAndSeeADlopenedLibrary() throws {
