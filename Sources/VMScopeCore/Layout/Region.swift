@@ -56,7 +56,9 @@ public struct ThreadStack: Sendable {
     public var top: UInt64? { mapping?.end }
 }
 
-func baseName(_ path: String) -> String {
+/// The last path component, without a " (deleted)" suffix: how maps paths
+/// name their objects ("libc.so.6").
+public func baseName(_ path: String) -> String {
     var base = path.hasSuffix(" (deleted)") ? String(path.dropLast(10)) : path
     if let slash = base.lastIndex(of: "/") { base = String(base[base.index(after: slash)...]) }
     return base

@@ -109,12 +109,6 @@ public func displayAddress(_ address: UInt64, session: Session) -> String {
     return namer.name(address)
 }
 
-func baseName(_ path: String) -> String {
-    var base = path.hasSuffix(" (deleted)") ? String(path.dropLast(10)) : path
-    if let slash = base.lastIndex(of: "/") { base = String(base[base.index(after: slash)...]) }
-    return base
-}
-
 extension String {
     /// "[vdso]" -> "vdso".
     var strippingBrackets: String {
