@@ -83,6 +83,15 @@ final class ShellScriptTests: XCTestCase {
         XCTAssertEqual((explain["facts"] as? [String: Any])?["virtual_bits"] as? Int, 48)
     }
 
+    func testSymbolicJSONStaysValidJSONWithNumericIds() throws {
+        let run = try VMScope.json(["--symbolic", "--batch", "-ex", "threads", "-ex", "thread 1", "--", TestTarget.path("recurse"), "2"])
+        XCTAssertEqual(run.status, 1)
+        XCTAssertEqual(run.lines.count, 3, "every line parses")
+        let pid = try XCTUnwrap((run.lines[0]["result"] as? [String: Any])?["pid"] as? Int)
+        let threads = try XCTUnwrap((run.lines[1]["result"] as? [String: Any])?["threads"] as? [[String: Any]])
+        XCTAssertEqual(threads.first?["tid"] as? Int, pid)
+    }
+
     func testTranscriptIsMarkdownWithEachCommandItsOutputAndErrors() throws {
         let program = try TestTarget("signals")
         try write("handout.vms", "set on-error continue\necho The registers:\nregs rip\nx 0 8\n")

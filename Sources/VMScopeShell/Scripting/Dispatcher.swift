@@ -64,7 +64,7 @@ struct Dispatcher {
         let names = session.shellState.stableNames
         let shown: String
         if session.settings.json {
-            shown = names.apply(JSON.object([("command", .string(line)), ("result", result.json)]).serialized)
+            shown = names.apply(JSON.object([("command", .string(line)), ("result", result.json)]).serialized, ids: false)
             session.output.write(shown + "\n")
         } else {
             shown = names.apply(result.text(names.style(session.settings.style)))
@@ -82,12 +82,12 @@ struct Dispatcher {
     func report(_ error: Error, line: String, location: String?) {
         session.shellState.stableNames.enabled = session.settings.symbolic
         let names = session.shellState.stableNames
-        let message = names.apply(sentence(for: error))
+        let message = names.apply(sentence(for: error), ids: !session.settings.json)
         let shown: String
         if session.settings.json {
             var fields: [(String, JSON)] = [("command", .string(line)), ("error", .string(message))]
             if let location { fields.append(("location", .string(location))) }
-            shown = names.apply(JSON.object(fields).serialized)
+            shown = names.apply(JSON.object(fields).serialized, ids: false)
             session.output.write(shown + "\n")
         } else {
             let prefix = location.map { "\($0): " } ?? "error: "

@@ -59,8 +59,10 @@ struct StableNames {
     /// Replaces known ids standing as whole numbers (not digits inside a
     /// hex number or a name), and the working directory at the start of a
     /// path, in rendered text.
-    func apply(_ text: String) -> String {
+    /// JSON keeps ids as numbers (its schema says so): only paths change there.
+    func apply(_ text: String, ids: Bool = true) -> String {
         guard enabled, !names.isEmpty || workingDirectory != nil else { return text }
+        guard ids else { return workingDirectory.map { text.replacingOccurrences(of: $0 + "/", with: "./") } ?? text }
         let chars = Array(text)
         var out = ""
         var i = 0
