@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+@testable import VMScopeCore
 
 /// bt, frame/up/down, stack and telescope through the real executable,
 /// against the frame addresses the targets print about themselves.
@@ -167,5 +168,31 @@ final class StackTests: XCTestCase {
         }
         // The argv and environment pointers near the top point at strings.
         XCTAssertTrue(words.contains { ($0["points_to"] as? String)?.hasPrefix("[stack] \"") ?? false }, "\(words.suffix(20))")
+    }
+
+    /// A damaged stack (a saved rbp pointing back down): the walk stops at
+    /// the broken frame instead of wandering, and `stack` says the rule broke.
+    func testADamagedStackStopsTheWalkAndIsReported() throws {
+        let program = try TestTarget("recurse", ["6"])
+        do {
+            let target = try Target.attach(pid: program.pid)
+            defer { try? target.detach() }
+            let before = try target.unwinder().backtrace()
+            // Frame 2 saved its caller's rbp at its frame base; make it name frame 1's base instead.
+            let slot = try XCTUnwrap(before.savedRBPSlot(of: 2))
+            let lower = try XCTUnwrap(before.frames[1].cfa) - 16
+            try target.write(slot, bytes: (0..<8).map { UInt8(truncatingIfNeeded: lower >> (8 * UInt64($0))) })
+            target.willResume()  // the memory changed behind the unwinder's cache
+            let after = try target.unwinder().backtrace()
+            XCTAssertEqual(after.stop, .cfaNotIncreasing)
+            XCTAssertEqual(after.frames.count, 4)
+            XCTAssertEqual(Array(after.frames.prefix(3)), Array(before.frames.prefix(3)))
+        }
+        let run = try VMScope.json(["--pid", "\(program.pid)", "--batch", "-ex", "stack", "-ex", "bt"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let stack = try result(run.lines[1])
+        XCTAssertEqual(stack["grows_down"] as? Bool, false)
+        XCTAssertTrue((stack["evidence"] as? String)?.contains("breaks the rule") ?? false, "\(stack["evidence"] ?? "")")
+        XCTAssertEqual(try result(run.lines[2])["stop"] as? String, "cfa_not_increasing")
     }
 }

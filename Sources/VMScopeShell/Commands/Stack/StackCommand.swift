@@ -24,21 +24,25 @@ struct StackViewResult: CommandResult {
     let rsp: UInt64
     let innermost: FrameName?
     let stop: UnwindStop
-    /// Frames whose CFA is not below their caller's: (callee index, its CFA, caller's CFA).
-    let violations: [(Int, UInt64, UInt64)]
+    /// Frames that break the rule: (index, its CFA, the bound it broke,
+    /// whether the bound is its own sp rather than its caller's CFA).
+    let violations: [(Int, UInt64, UInt64, Bool)]
     let comparison: FramePointerComparison?
 
     static let redZone: UInt64 = 128
     static let shownBoxes = 12
 
-    var top: UInt64 { boxes.first?.cfa ?? rsp }
+    var top: UInt64 { boxes.map(\.cfa).max() ?? rsp }
     var used: UInt64 { top > rsp ? top - rsp : 0 }
 
     var evidence: String {
         let counted = "\(frameCount) frame\(frameCount == 1 ? "" : "s")"
         let range = "from \(hex(top)) to \(hex(rsp)), \(used) bytes used" + (region?.limit.map { ", \(humanSize($0)) limit" } ?? ", no limit")
-        if let (callee, cfa, callerCFA) = violations.first {
-            return "\(counted), but frame #\(callee)'s CFA \(hex(cfa)) is not below its caller's \(hex(callerCFA)): this stack breaks the rule (\(range))"
+        if let (index, cfa, bound, ownSP) = violations.first {
+            let what = ownSP
+                ? "frame #\(index)'s CFA \(hex(cfa)) is not above its own sp \(hex(bound)), so its caller would live below it"
+                : "frame #\(index)'s CFA \(hex(cfa)) is not below its caller's \(hex(bound))"
+            return "\(counted), but \(what): this stack breaks the rule (damaged?) (\(range))"
         }
         return "\(counted), each callee's CFA below its caller's: the stack grows down (\(range))"
     }
@@ -110,7 +114,8 @@ struct StackViewResult: CommandResult {
         })))
         fields += [("rsp", .address(rsp)), ("red_zone_end", .address(rsp &- Self.redZone)),
                    ("used", .int(Int64(clamping: used))), ("grows_down", .bool(violations.isEmpty)),
-                   ("violations", .array(violations.map { .object([("index", .int(Int64($0.0))), ("cfa", .address($0.1)), ("caller_cfa", .address($0.2))]) })),
+                   ("violations", .array(violations.map { .object([("index", .int(Int64($0.0))), ("cfa", .address($0.1)),
+                                                                     ($0.3 ? "sp" : "caller_cfa", .address($0.2))]) })),
                    ("stop", .string(stop.jsonName)), ("evidence", .string(evidence))]
         if let comparison { fields.append(("frame_pointer_walk", comparison.json)) }
         return .object(fields)
@@ -146,11 +151,15 @@ struct StackCommand: ShellCommand {
                                savedRBPSlot: rbpSlot, savedRBP: rbpSlot.flatMap { memory.word(at: $0) },
                                isSignalFrame: frame.isSignalFrame))
         }
-        var violations: [(Int, UInt64, UInt64)] = []
+        var violations: [(Int, UInt64, UInt64, Bool)] = []
         let frames = backtrace.frames
-        for index in frames.indices.dropLast() {
-            if let mine = frames[index].cfa, let callers = frames[index + 1].cfa, mine >= callers {
-                violations.append((index, mine, callers))
+        for index in frames.indices {
+            guard let mine = frames[index].cfa else { continue }
+            if mine <= frames[index].sp && !frames[index].isSignalFrame {
+                violations.append((index, mine, frames[index].sp, true))
+            } else if index + 1 < frames.count, let callers = frames[index + 1].cfa, mine >= callers,
+                      !frames[index + 1].wasInterrupted {
+                violations.append((index, mine, callers, false))
             }
         }
         var comparison: FramePointerComparison?
