@@ -185,6 +185,13 @@ final class ShellScriptTests: XCTestCase {
         }
     }
 
+    func testDocsJSONHasASchemaForEveryCommand() throws {
+        let doc = try String(contentsOfFile: TestTarget.packageRoot + "/docs/json.md", encoding: .utf8)
+        let sections = Set(doc.split(separator: "\n").filter { $0.hasPrefix("### ") }.map { String($0.dropFirst(4)) })
+        let missing = CommandTable.all.map { $0.spec.name }.filter { !sections.contains($0) }
+        XCTAssertEqual(missing, [], "docs/json.md needs a '### NAME' section with the JSON schema of each command")
+    }
+
     func testCompletionFollowsTheCommandTable() {
         func words(_ before: String) -> [String] {
             guard case .words(let list) = Interactive.completion(before: before, session: nil) else { return [] }
