@@ -32,8 +32,21 @@ public struct SymbolTable: Sendable {
     private let nameIndex = NameIndex()
 
     public init(_ symbols: [ELFSymbol]) {
-        var unique = symbols
-        unique.sort { $0.value != $1.value ? $0.value < $1.value : $0.preference < $1.preference }
+        // Sort small keys, not the symbols (each holds a String: moving one
+        // costs reference counting); then gather in order.
+        var keys: [(value: UInt64, index: Int32)] = []
+        keys.reserveCapacity(symbols.count)
+        for (index, symbol) in symbols.enumerated() where index < Int(Int32.max) {
+            keys.append((symbol.value, Int32(index)))
+        }
+        keys.sort { a, b in
+            if a.value != b.value { return a.value < b.value }
+            let pa = symbols[Int(a.index)].preference, pb = symbols[Int(b.index)].preference
+            return pa != pb ? pa < pb : a.index < b.index
+        }
+        var unique: [ELFSymbol] = []
+        unique.reserveCapacity(keys.count)
+        for key in keys { unique.append(symbols[Int(key.index)]) }
         // .symtab usually repeats .dynsym: drop a name seen already at the same value.
         var write = 0
         var runStart = 0
