@@ -23,8 +23,19 @@ enum Interactive {
 
     private enum ReadResult { case line(String), endOfFile }
 
-    /// Symbol names of the target for completion (set where symbols are known).
-    nonisolated(unsafe) static var symbolNames: (Session) -> [String] = { _ in [] }
+    /// The function and object names of the target's modules (executable,
+    /// libraries, vdso), from the session's ModuleCache (files parsed once).
+    static func symbolNames(_ session: Session) -> [String] {
+        guard let target = session.target, target.isAttached, let maps = try? target.maps() else { return [] }
+        var names = Set<String>()
+        for module in session.modules.modules(pid: target.pid, maps: maps) {
+            guard let elf = session.modules.elf(for: module) else { continue }
+            for symbol in elf.symbols.all where (symbol.isFunction || symbol.isObject) && !symbol.name.isEmpty {
+                names.insert(symbol.name)
+            }
+        }
+        return Array(names)
+    }
 
     /// Reads one line; nil at end of input (Ctrl-D on an empty line).
     /// A Ctrl-C discards what was typed and shows a fresh prompt.
@@ -185,6 +196,7 @@ enum Interactive {
         case .keyword(let options): return .words(options)
         case .file: return .file
         case .symbol: return .words(session.map(symbolNames) ?? [])
+        case .address: return .words(Registers.allNames.map { "$" + $0 } + (session.map(symbolNames) ?? []))
         case .thread:
             guard let target = session?.target, target.isAttached else { return .words([]) }
             return .words(target.threadIDs.map { String($0) })

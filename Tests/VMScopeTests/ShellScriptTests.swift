@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import VMScopeShell
+import VMScopeCore
 
 /// Command files, -ex, --json, --transcript and explain, through the real
 /// executable against real processes (issue #6).
@@ -192,6 +193,22 @@ final class ShellScriptTests: XCTestCase {
         XCTAssertEqual(missing, [], "docs/json.md needs a '### NAME' section with the JSON schema of each command")
     }
 
+    func testSymbolCompletionOffersTheTargetsOwnFunctionNames() throws {
+        let program = try TestTarget("recurse", ["2"])
+        let session = Session(settings: Session.Settings(), output: DiscardOutput())
+        session.target = try Target.attach(pid: program.pid)
+        defer { session.release() }
+        let names = Set(Interactive.symbolNames(session))
+        XCTAssertTrue(names.contains("main") && names.contains("recurse"), "the executable's own functions")
+        XCTAssertTrue(names.contains("printf"), "libc's, from the loaded library")
+        if let command = CommandTable.all.first(where: { spec in
+            spec.spec.arguments.contains { if case .symbol = $0 { return true }; return false } }) {
+            guard case .words(let words) = Interactive.completion(before: command.spec.name + " ", session: session)
+            else { return XCTFail("symbols expected for \(command.spec.name)") }
+            XCTAssertTrue(words.contains("recurse"))
+        }
+    }
+
     func testCompletionFollowsTheCommandTable() {
         func words(_ before: String) -> [String] {
             guard case .words(let list) = Interactive.completion(before: before, session: nil) else { return [] }
@@ -210,4 +227,10 @@ final class ShellScriptTests: XCTestCase {
         XCTAssertEqual(Interactive.completion(before: "run ", session: nil), .file)
         XCTAssertEqual(words("frobnicate "), [])
     }
+}
+
+/// Results go nowhere: the in-process tests look at return values.
+final class DiscardOutput: OutputSink {
+    func write(_ text: String) {}
+    func writeError(_ text: String) {}
 }
