@@ -75,7 +75,7 @@ public final class Unwinder {
         let thread = tid ?? target.pid
         guard let space else { throw VMScopeError.notAttached }
         let limit = max(1, maxFrames)
-        if buffer == nil || buffer!.count < limit {
+        if (buffer?.count ?? 0) < limit {
             buffer?.deallocate()
             buffer = UnsafeMutableBufferPointer<vms_unw_frame>.allocate(capacity: limit)
         }
