@@ -52,6 +52,7 @@ public enum VMScopeMain {
         let session = Session(settings: settings, output: StandardOutput())
         let dispatcher = Dispatcher(session: session)
         defer { session.release() }
+        session.shellState.stableNamesPinned = options.symbolic
         if let path = options.transcript {
             do { session.shellState.transcript = try Transcript(path: path) } catch {
                 dispatcher.report(error, line: "--transcript \(path)", location: nil)

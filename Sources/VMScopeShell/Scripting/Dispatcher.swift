@@ -25,10 +25,10 @@ struct Dispatcher {
     private func run(_ command: any ShellCommand.Type, _ arguments: [String], line: String) throws -> Bool {
         if command.spec.needsTarget { _ = try session.requireTarget() }
         // Ids are named before the command (kill forgets its target) and after (run finds one).
-        session.shellState.stableNames.enabled = session.settings.symbolic
+        session.shellState.updateStableNames(symbolic: session.settings.symbolic)
         session.shellState.stableNames.learn(session.target)
         let result = try command.run(arguments, in: session)
-        session.shellState.stableNames.enabled = session.settings.symbolic
+        session.shellState.updateStableNames(symbolic: session.settings.symbolic)
         session.shellState.stableNames.learn(session.target)
         emit(result, line: line, isEcho: ObjectIdentifier(command) == ObjectIdentifier(EchoCommand.self))
         return true
@@ -80,7 +80,7 @@ struct Dispatcher {
 
     /// Reports an error, with its origin (`FILE:LINE`) when it has one.
     func report(_ error: Error, line: String, location: String?) {
-        session.shellState.stableNames.enabled = session.settings.symbolic
+        session.shellState.updateStableNames(symbolic: session.settings.symbolic)
         let names = session.shellState.stableNames
         let message = names.apply(sentence(for: error), ids: !session.settings.json)
         let shown: String

@@ -11,6 +11,13 @@ public final class ShellState {
     var transcript: Transcript?
     /// Process and thread ids and the working directory, shown by stable names.
     var stableNames = StableNames()
+    /// Set by `--symbolic` on the command line: the stable names stay for the
+    /// whole session even when a script says `set symbolic off` to show a
+    /// table with its real addresses.
+    var stableNamesPinned = false
+
+    /// Whether output uses stable names now.
+    func updateStableNames(symbolic: Bool) { stableNames.enabled = symbolic || stableNamesPinned }
 
     init() {}
 }
