@@ -187,6 +187,13 @@ void vms_unw_space_flush_memory(vms_unw_space *s) {
 void vms_unw_space_flush_all(vms_unw_space *s) {
     vms_unw_space_flush_memory(s);
     unw_flush_cache(s->as, 0, 0);
+    // The _UPT handle keeps the last module's ELF image mapped: after an
+    // exec or dlclose it could describe code that is gone.
+    void *fresh = _UPT_create(s->pid);
+    if (fresh) {
+        _UPT_destroy(s->upt);
+        s->upt = fresh;
+    }
 }
 
 void vms_unw_space_stats(vms_unw_space *s, uint64_t *hits, uint64_t *page_reads) {

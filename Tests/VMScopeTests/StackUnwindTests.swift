@@ -152,4 +152,25 @@ final class StackUnwindTests: XCTestCase {
         let cfas = backtrace.frames.compactMap(\.cfa)
         XCTAssertTrue(zip(cfas, cfas.dropFirst()).allSatisfy { $0 < $1 }, "the handler runs below the interrupted code")
     }
+
+    /// When the mapped code changes (exec, dlopen), libunwind's cached
+    /// unwind info and its _UPT handle are replaced; walks stay right.
+    func testChangedCodeFlushesTheUnwindCaches() throws {
+        let program = try TestTarget("recurse", ["5"])
+        let target = try Target.attach(pid: program.pid)
+        defer { try? target.detach() }
+        let unwinder = try target.unwinder()
+        let maps = try target.maps()
+        unwinder.noteMaps(maps)
+        let before = try unwinder.backtrace()
+        let readsBefore = unwinder.statistics.pageReads
+        // Pretend a library went away: the signature changes, everything is flushed.
+        unwinder.noteMaps(maps.filter { !($0.isExecutable && $0.path.contains("libc")) })
+        unwinder.noteMaps(maps)
+        target.willResume()
+        let after = try unwinder.backtrace()
+        XCTAssertEqual(after.frames, before.frames)
+        XCTAssertEqual(after.stop, .end)
+        XCTAssertGreaterThan(unwinder.statistics.pageReads, readsBefore, "the page cache was refilled")
+    }
 }

@@ -61,6 +61,23 @@ public final class Unwinder {
         return lines[separateDebugFiles]??.location(of: address)
     }
 
+    /// What the code looked like at the last walk: file-backed mappings.
+    private var codeSignature: [UInt64] = []
+
+    /// Tells the unwinder the current maps. When the set of mapped files
+    /// changed (exec, dlopen, dlclose), libunwind's parsed unwind info is
+    /// dropped: it is keyed by address, and the code at an address changed.
+    public func noteMaps(_ maps: [Mapping]) {
+        var signature: [UInt64] = []
+        signature.reserveCapacity(maps.count * 2)
+        for mapping in maps where mapping.isExecutable {
+            signature.append(mapping.start)
+            signature.append(mapping.inode)
+        }
+        if !codeSignature.isEmpty && signature != codeSignature { flushAll() }
+        codeSignature = signature
+    }
+
     /// Page-cache statistics: word reads served from cache, pages read.
     public var statistics: (hits: UInt64, pageReads: UInt64) {
         var hits: UInt64 = 0, reads: UInt64 = 0

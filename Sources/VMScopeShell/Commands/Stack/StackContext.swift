@@ -35,7 +35,9 @@ struct StackContext {
     }
 
     func backtrace(maxFrames: Int = Unwinder.defaultMaxFrames) throws -> Backtrace {
-        try target.unwinder().backtrace(tid: tid, maxFrames: maxFrames)
+        let unwinder = try target.unwinder()
+        unwinder.noteMaps(maps)
+        return try unwinder.backtrace(tid: tid, maxFrames: maxFrames)
     }
 
     func symbolize(_ address: UInt64) -> Symbolized? {
