@@ -71,9 +71,11 @@ enum Interactive {
     /// What the readline manual prescribes for SIGINT in callback mode:
     /// drop the line and any search or argument in progress, restore the terminal.
     private static func discardLine() {
-        writeAll(STDOUT_FILENO, "^C")  // where the cursor is, as a terminal echoes it
         rl_free_line_state()
-        rl_callback_sigcleanup()
+        rl_callback_sigcleanup()  // ends a Ctrl-R search: redisplays the line it found
+        ReadlineGlobals.point.pointee = ReadlineGlobals.end.pointee  // the cursor to the line's end
+        rl_redisplay()
+        writeAll(STDOUT_FILENO, "^C")  // after the line, where a terminal would echo it
         rl_cleanup_after_signal()
         let transient: UInt = 0x0000080 | 0x0000100 | 0x0000400 | 0x0100000 | 0x0200000
         ReadlineGlobals.readlineState.pointee &= ~transient  // ISEARCH NSEARCH NUMERICARG VIMOTION MULTIKEY
@@ -227,6 +229,8 @@ enum ReadlineGlobals {
     nonisolated(unsafe) static let lineBuffer = address("rl_line_buffer", UnsafeMutablePointer<CChar>?.self)
     nonisolated(unsafe) static let catchSignals = address("rl_catch_signals", Int32.self)
     nonisolated(unsafe) static let done = address("rl_done", Int32.self)
+    nonisolated(unsafe) static let point = address("rl_point", Int32.self)
+    nonisolated(unsafe) static let end = address("rl_end", Int32.self)
     nonisolated(unsafe) static let readlineState = address("rl_readline_state", UInt.self)
     nonisolated(unsafe) static let historyLength = address("history_length", Int32.self)
     nonisolated(unsafe) static let historyBase = address("history_base", Int32.self)

@@ -153,6 +153,16 @@ final class ShellInteractiveTests: XCTestCase {
         XCTAssertFalse(screen.contains("\nrip "), "the interrupted line must not run:\n\(screen)")
         XCTAssertTrue(screen.contains("(vmscope) echo still here"), "a fresh, empty prompt:\n\(screen)")
         XCTAssertEqual(tracerPid(program.pid), tracer, "still attached after Ctrl-C")
+        // Ctrl-C also ends a Ctrl-R search without running what it found.
+        try terminal.keys("C-r")
+        try terminal.type("still")
+        try terminal.wait(for: "`still': echo still here")
+        try terminal.keys("C-c")
+        try terminal.wait(for: "(vmscope) echo still here^C")
+        try terminal.type("echo done")
+        try terminal.keys("Enter")
+        let after = try terminal.wait(for: "\ndone")
+        XCTAssertEqual(after.components(separatedBy: "\nstill here").count - 1, 1, after)
 
         try terminal.keys("C-d")
         try terminal.wait(for: "[vmscope exited 0]")
