@@ -14,6 +14,9 @@ command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 dpkg -s libc6-dbg >/dev/null 2>&1 || missing="$missing libc6-dbg"
 [ -f /usr/include/elfutils/libdwfl.h ] || missing="$missing libdw-dev"
 command -v cc >/dev/null 2>&1 || missing="$missing gcc"
+# TestTargets/Makefile builds recurse-minidebug with binutils and xz.
+command -v objcopy >/dev/null 2>&1 || missing="$missing binutils"
+command -v xz >/dev/null 2>&1 || missing="$missing xz-utils"
 [ -z "$missing" ] && exit 0
 
 echo "vmscope: installing missing packages:$missing" >&2
