@@ -167,7 +167,12 @@ final class StackTests: XCTestCase {
             XCTAssertEqual(word["function"] as? String, frames[index + 1]["function"] as? String)
         }
         // The argv and environment pointers near the top point at strings.
-        XCTAssertTrue(words.contains { ($0["points_to"] as? String)?.hasPrefix("[stack] \"") ?? false }, "\(words.suffix(20))")
+        XCTAssertTrue(words.contains { ($0["points_to"] as? String)?.hasPrefix("stack \"") ?? false }, "\(words.suffix(20))")
+        // Return addresses point into the executable's text.
+        let returnSlot = try XCTUnwrap(hexValue(frames[1]["cfa"])) - 8
+        let word = try XCTUnwrap(words.first { hexValue($0["address"]) == returnSlot })
+        XCTAssertEqual(word["band"] as? String, "text")
+        XCTAssertTrue((word["points_to"] as? String)?.hasSuffix("(recurse)") ?? false, "\(word)")
     }
 
     /// A damaged stack (a saved rbp pointing back down): the walk stops at

@@ -11,6 +11,8 @@ struct TelescopeResult: CommandResult {
         /// What the value points to: "[stack]", "libc.so.6 pause+0x13", "\"text\"".
         let pointsTo: String?
         let function: String?
+        /// The layout model's band of the value, when it is an address.
+        let band: String?
     }
 
     let rows: [Row]
@@ -33,6 +35,7 @@ struct TelescopeResult: CommandResult {
             .object([("address", .address(row.address)), ("value", .address(row.value)),
                      ("points_to", row.pointsTo.map(JSON.string) ?? .null),
                      ("function", row.function.map(JSON.string) ?? .null),
+                     ("band", row.band.map(JSON.string) ?? .null),
                      ("marks", .array(row.marks.map(JSON.string)))])
         }))]
         if let bad = firstBadAddress { fields.append(("error_address", .address(bad))) }
@@ -77,36 +80,46 @@ struct TelescopeCommand: ShellCommand {
         marks[registers.rbp, default: []].insert("rbp", at: 0)
 
         let memory = MemoryWindow(target: context.target)
+        // The layout model's bands; without it the annotations just lack the band name.
+        let space = try? AddressSpace.capture(target: context.target, programBreak: nil, modules: session.modules, linkMap: false)
         var rows: [TelescopeResult.Row] = []
         for index in 0..<(read.bytes.count / 8) {
             var value: UInt64 = 0
             for byte in 0..<8 { value |= UInt64(read.bytes[index * 8 + byte]) << (8 * UInt64(byte)) }
             let address = start &+ UInt64(index * 8)
-            let (pointsTo, function) = describe(value, context: context, memory: memory)
-            rows.append(.init(address: address, value: value, marks: marks[address] ?? [], pointsTo: pointsTo, function: function))
+            let (pointsTo, function, band) = describe(value, context: context, space: space, memory: memory)
+            rows.append(.init(address: address, value: value, marks: marks[address] ?? [], pointsTo: pointsTo,
+                              function: function, band: band))
         }
         let complete = rows.count == count
         return TelescopeResult(rows: rows, requested: count,
                                firstBadAddress: complete ? nil : read.firstBadAddress ?? start &+ UInt64(rows.count * 8))
     }
 
-    /// The band a value points into, its symbol, or the string it points at.
-    static func describe(_ value: UInt64, context: StackContext, memory: MemoryWindow) -> (String?, String?) {
-        guard let mapping = context.maps.mapping(containing: value) else { return (nil, nil) }
-        var band = mapping.path.isEmpty ? "anonymous \(mapping.perms)" : sanitized(lastComponent(mapping.path), limit: 60)
+    /// The model band a value points into (text, data, heap, mmap region,
+    /// stack), the object that owns the mapping, its symbol, and the string
+    /// it points at.
+    static func describe(_ value: UInt64, context: StackContext, space: AddressSpace?,
+                         memory: MemoryWindow) -> (String?, String?, String?) {
+        guard let mapping = context.maps.mapping(containing: value) else { return (nil, nil, nil) }
+        let location = space?.locate(value)
+        let band = location?.band ?? "mapped"
+        var text = band
         var function: String?
         if let symbol = context.symbolize(value), let name = symbol.function {
             function = name
-            band = sanitized(name, limit: 80) + (symbol.offset == 0 ? "" : "+" + hex(symbol.offset)) + " in " + band
+            text += ": " + sanitized(name, limit: 80) + (symbol.offset == 0 ? "" : "+" + hex(symbol.offset))
         }
+        let owner = location?.region?.owner ?? lastComponent(mapping.path)
+        if !owner.isEmpty && owner != "[stack]" && owner != "[heap]" { text += " (" + sanitized(owner, limit: 60) + ")" }
         if !mapping.isExecutable, mapping.isReadable, let bytes = memory.bytes(at: value, count: 48) {
-            let text = bytes.prefix { $0 >= 0x20 && $0 < 0x7f }
-            if text.count >= 4 {
-                let shown = String(decoding: text, as: UTF8.self)
-                band += " \"" + sanitized(shown, limit: 40) + (text.count == bytes.count ? "...\"" : "\"")
+            let printable = bytes.prefix { $0 >= 0x20 && $0 < 0x7f }
+            if printable.count >= 4 {
+                let shown = String(decoding: printable, as: UTF8.self)
+                text += " \"" + sanitized(shown, limit: 40) + (printable.count == bytes.count ? "...\"" : "\"")
             }
         }
-        return (band, function)
+        return (text, function, band)
     }
 
     static func lastComponent(_ path: String) -> String {
