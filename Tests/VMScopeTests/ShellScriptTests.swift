@@ -161,6 +161,25 @@ final class ShellScriptTests: XCTestCase {
         XCTAssertTrue(stack.0 <= rsp && rsp < stack.1)
     }
 
+    func testExplainDataAndThreadsPlaceTheProgramsOwnVariablesAndStacks() throws {
+        let program = try TestTarget("demo")
+        let run = try VMScope.json(["--pid", "\(program.pid)", "--batch", "-ex", "explain data", "-ex", "explain threads"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let data = try XCTUnwrap((run.lines[1]["result"] as? [String: Any])?["facts"] as? [String: Any])
+        let global = try XCTUnwrap(program.address("global"))
+        let bss = try XCTUnwrap(program.address("bss"))
+        let dataStart = try XCTUnwrap(hexValue(data["data_start"]))
+        let bssStart = try XCTUnwrap(hexValue(data["bss_start"]))
+        let bssEnd = try XCTUnwrap(hexValue(data["bss_end"]))
+        XCTAssertTrue(dataStart <= global && global < bssStart, "demo_global lies in .data")
+        XCTAssertTrue(bssStart <= bss && bss + 4096 <= bssEnd, "demo_bss[4096] lies in .bss")
+        let threads = try XCTUnwrap((run.lines[2]["result"] as? [String: Any])?["facts"] as? [String: Any])
+        XCTAssertEqual(threads.keys.filter { $0.hasPrefix("rsp") }.count, 3, "the main thread and two workers")
+        let text = try XCTUnwrap((run.lines[2]["result"] as? [String: Any])?["text"] as? String)
+        XCTAssertEqual(text.components(separatedBy: "in an anonymous mapping").count - 1, 2, text)
+        XCTAssertTrue(text.contains("Thread \(program.pid): rsp "), text)
+    }
+
     func testExplainWithoutAProcessTeachesAndAnUnknownTopicListsTheTopics() throws {
         let run = try VMScope.run(["--batch", "-ex", "explain pie", "-ex", "explain nonsense"])
         XCTAssertEqual(run.status, 1)

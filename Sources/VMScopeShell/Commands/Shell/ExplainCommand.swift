@@ -17,11 +17,35 @@ struct ExplainResult: CommandResult {
     }
 }
 
+/// `explain` alone: the topics and what each teaches.
+struct ExplainTopicsResult: CommandResult {
+    func text(_ style: Style) -> String {
+        ([style.paint("Topics of 'explain TOPIC'", .heading)]
+            + [table(ExplainTopics.all.map { ["  " + $0.name, $0.title] })]).joined(separator: "\n")
+    }
+
+    var json: JSON {
+        .object([("topics", .array(ExplainTopics.all.map {
+            .object([("name", .string($0.name)), ("title", .string($0.title))])
+        }))])
+    }
+}
+
 /// Breaks a paragraph into lines of at most `width` columns, at spaces.
 func wrap(_ paragraph: String, width: Int) -> String {
     var lines: [String] = []
     var line = ""
+    // A size's unit stays with its number ("132 KiB" is one word here).
+    var words: [String] = []
     for word in paragraph.split(separator: " ") {
+        let bare = word.trimmingCharacters(in: ",.;:)")
+        if ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"].contains(bare), let last = words.last, last.last?.isNumber == true {
+            words[words.count - 1] = last + " " + word
+        } else {
+            words.append(String(word))
+        }
+    }
+    for word in words {
         if !line.isEmpty && line.count + 1 + word.count > width {
             lines.append(line)
             line = ""
@@ -34,7 +58,7 @@ func wrap(_ paragraph: String, width: Int) -> String {
 
 struct ExplainCommand: ShellCommand {
     static let spec = CommandSpec(
-        name: "explain", group: .shell, usage: "explain TOPIC",
+        name: "explain", group: .shell, usage: "explain [TOPIC]",
         summary: "A short lesson on TOPIC with the live process's own numbers: "
             + ExplainTopics.all.map(\.name).joined(separator: ", ") + ".",
         example: "explain stack",
@@ -42,7 +66,7 @@ struct ExplainCommand: ShellCommand {
 
     static func run(_ arguments: [String], in session: Session) throws -> CommandResult {
         let asked = arguments.joined(separator: " ").lowercased()
-        guard !asked.isEmpty else { throw ShellError.usage(command: spec.name, usage: spec.usage) }
+        if asked.isEmpty { return ExplainTopicsResult() }
         let key = asked.replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "-", with: "")
         guard let topic = ExplainTopics.all.first(where: { $0.name == key || $0.aliases.contains(key) }) else {
             throw ShellError.unknownTopic(asked, topics: ExplainTopics.all.map(\.name))
@@ -89,4 +113,13 @@ struct ExplainTopic: Sendable {
     let aliases: [String]
     let title: String
     let write: @Sendable (inout Lesson) -> Void
+}
+
+extension Substring {
+    /// The text without any of `characters` at its end.
+    func trimmingCharacters(in characters: String) -> String {
+        var text = self
+        while let last = text.last, characters.contains(last) { text = text.dropLast() }
+        return String(text)
+    }
 }

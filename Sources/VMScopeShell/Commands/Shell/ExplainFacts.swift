@@ -14,6 +14,9 @@ struct ExplainFacts {
     var executable: String?
     /// RLIMIT_STACK's soft limit from /proc/PID/limits (nil: unlimited or unreadable).
     var stackLimit: UInt64?
+    /// The executable's .data and .bss at their run-time addresses (from its section headers).
+    var data: (start: UInt64, end: UInt64)?
+    var bss: (start: UInt64, end: UInt64)?
 
     init(session: Session) {
         guard let target = session.target, target.isAttached else { return }
@@ -26,6 +29,17 @@ struct ExplainFacts {
         if let aslr { geometry = aslr.geometry }
         executable = ProcFS.executablePath(pid: target.pid)
         stackLimit = Self.softStackLimit(pid: target.pid)
+        if let executable,
+           let module = session.modules.modules(pid: target.pid, maps: maps).first(where: { $0.path == executable }),
+           let elf = session.modules.elf(for: module) {
+            func runtime(_ name: String) -> (UInt64, UInt64)? {
+                guard let section = elf.section(named: name), section.size > 0 else { return nil }
+                let start = module.runtimeAddress(section.address)
+                return (start, start &+ section.size)
+            }
+            data = runtime(".data")
+            bss = runtime(".bss")
+        }
     }
 
     var attached: Bool { pid != nil }

@@ -5,7 +5,44 @@ import VMScopeCore
 /// for the facts behind them). Nothing here is an address from the model
 /// presented as the process's own.
 enum ExplainTopics {
-    static let all: [ExplainTopic] = [stack, heap, brk, mmap, aslr, pie, canonical, vsyscall, vdso, guardPage, redZone]
+    static let all: [ExplainTopic] = [stack, heap, brk, data, mmap, threads, aslr, pie, canonical, vsyscall, vdso,
+                                      guardPage, redZone]
+
+    static let data = ExplainTopic(name: "data", aliases: ["bss", "globals"], title: ".data and .bss live together") { lesson in
+        lesson.say("Initialised globals (.data) come from the file; zero-initialised ones (.bss) take no room in "
+            + "the file and are zero-filled pages. Both are writable, so the loader maps them together as one "
+            + "rw-p area of the executable: .data first, .bss right after it, spilling into an anonymous rw-p "
+            + "mapping when .bss reaches beyond the file's last page.")
+        let facts = lesson.facts
+        guard let data = facts.data else { return }
+        var text = "Here .data is \(lesson.address("data_start", data.start))-\(hex(data.end))"
+        if let bss = facts.bss {
+            text += " and .bss \(lesson.address("bss_start", bss.start))-\(lesson.address("bss_end", bss.end))"
+            let mappings = facts.maps.filter { $0.isWritable && $0.start < bss.end && $0.end > data.start }
+            text += mappings.count == 1 ? ", both in the one rw-p mapping \(hex(mappings[0].start))-\(hex(mappings[0].end))."
+                : ", in \(mappings.count) rw-p mappings: " + mappings.map { "\(hex($0.start))-\(hex($0.end))"
+                    + ($0.path.isEmpty ? " (anonymous)" : "") }.joined(separator: ", ") + "."
+        } else {
+            text += "; this executable has no .bss."
+        }
+        lesson.say(text)
+    }
+
+    static let threads = ExplainTopic(name: "threads", aliases: ["threadstacks", "thread"], title: "Every thread has its own stack") { lesson in
+        lesson.say("Threads share the address space but each needs its own stack. Only the main thread's is "
+            + "[stack]; glibc allocates every other one with mmap in the memory-mapped region (8 MiB by default, "
+            + "RLIMIT_STACK), with a guard page below it. vmscope tells which thread owns a mapping from that "
+            + "thread's stack pointer.")
+        let facts = lesson.facts
+        guard facts.attached else { return }
+        for (index, (tid, rsp)) in facts.threadStackPointers.sorted(by: { $0.key < $1.key }).enumerated() {
+            guard let stack = facts.mapping(containing: rsp) else { continue }
+            let name = stack.path.isEmpty ? "an anonymous mapping" : stack.path
+            lesson.say("Thread \(tid): rsp \(lesson.address("rsp\(index)", rsp)) in \(name)"
+                + " \(hex(stack.start))-\(hex(stack.end)) (\(humanSize(stack.size))),"
+                + " \(humanSize(stack.end - rsp)) below its top.")
+        }
+    }
 
     static let stack = ExplainTopic(name: "stack", aliases: ["stacks"], title: "The stack grows down") { lesson in
         lesson.say("Each call pushes a return address and the callee's frame below its caller's: the stack "
