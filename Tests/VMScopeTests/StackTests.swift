@@ -130,6 +130,12 @@ final class StackTests: XCTestCase {
         XCTAssertEqual(stack["limit"] as? Int, soft)
         XCTAssertTrue(text.stdout.contains("each callee's CFA below its caller's: the stack grows down (from \(String(format: "0x%lx", top)) to \(String(format: "0x%lx", rsp)), \(top - rsp) bytes used"), text.stdout)
         XCTAssertTrue(text.stdout.contains("==== top of [stack]"), text.stdout)
+        // exec's argc/argv/envp/auxv block sits above every frame.
+        let statText = try String(contentsOfFile: "/proc/\(program.pid)/stat", encoding: .utf8)
+        let afterName = statText[statText.index(after: try XCTUnwrap(statText.lastIndex(of: ")")))...]
+        let startStack = afterName.split(separator: " ").dropFirst(25).first.flatMap { UInt64($0) }
+        XCTAssertEqual(hexValue(stack["start_stack"]), startStack)
+        XCTAssertGreaterThan(try XCTUnwrap(startStack), top)
         XCTAssertTrue(text.stdout.contains("red zone"), text.stdout)
         // High addresses first: the boxes' CFAs decrease down the page.
         let cfas = frames.compactMap { hexValue($0["cfa"]) }

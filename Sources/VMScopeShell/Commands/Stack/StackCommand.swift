@@ -58,6 +58,9 @@ struct StackViewResult: CommandResult {
             if let block = region.argumentsBlock {
                 lines.append("\(column(block.lowerBound))  argv and environment strings, up to \(hex(block.upperBound))")
             }
+            if let start = region.startStack {
+                lines.append("\(column(start))  argc, then the argv[], envp[] and auxv arrays above it (what exec left)")
+            }
         } else {
             lines.append("Stack of thread \(style.id(tid)): rsp \(hex(rsp)) is in no mapping")
         }
@@ -104,6 +107,7 @@ struct StackViewResult: CommandResult {
             if let block = region.argumentsBlock {
                 fields.append(("arguments", .object([("start", .address(block.lowerBound)), ("end", .address(block.upperBound))])))
             }
+            fields.append(("start_stack", region.startStack.map(JSON.address) ?? .null))
         }
         fields.append(("frames", .array(boxes.map { box in
             .object([("index", .int(Int64(box.index))), ("cfa", .address(box.cfa)),

@@ -13,6 +13,9 @@ struct StackRegion {
     let limit: UInt64?
     /// argv/envp strings block (main thread only), from /proc/PID/stat.
     let argumentsBlock: Range<UInt64>?
+    /// Where argc sat at exec, with the argv[], envp[] and auxv arrays above
+    /// it (main thread only): the bottom of what exec put on the stack.
+    let startStack: UInt64?
 
     init?(rsp: UInt64, maps: [Mapping], pid: Int32) {
         guard let mapping = maps.mapping(containing: rsp) else { return nil }
@@ -22,16 +25,18 @@ struct StackRegion {
             let soft = Self.stackLimit(pid: pid)
             limit = soft
             limitBottom = soft.map { mapping.end > $0 ? mapping.end - $0 : 0 } ?? 0
-            if let stat = ProcFS.stat(pid: pid), stat.argStart >= mapping.start, stat.envEnd <= mapping.end,
-               stat.argStart < stat.envEnd {
+            let stat = ProcFS.stat(pid: pid)
+            if let stat, stat.argStart >= mapping.start, stat.envEnd <= mapping.end, stat.argStart < stat.envEnd {
                 argumentsBlock = stat.argStart..<stat.envEnd
             } else {
                 argumentsBlock = nil
             }
+            startStack = stat.flatMap { mapping.contains($0.startStack) ? $0.startStack : nil }
         } else {
             limit = mapping.size
             limitBottom = mapping.start
             argumentsBlock = nil
+            startStack = nil
         }
     }
 
