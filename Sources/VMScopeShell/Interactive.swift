@@ -120,7 +120,9 @@ enum Interactive {
     private static func loadHistory() {
         guard let path = historyPath() else { return }
         if let slash = path.lastIndex(of: "/"), path.hasSuffix("/vmscope/history") {
-            _ = mkdir(String(path[..<slash]), 0o700)
+            let folder = String(path[..<slash])
+            _ = mkdir(String(folder.dropLast("/vmscope".count)), 0o700)  // XDG_STATE_HOME itself may not exist yet
+            _ = mkdir(folder, 0o700)
         }
         // append_history needs the file to exist.
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)

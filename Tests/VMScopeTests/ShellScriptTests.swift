@@ -127,6 +127,16 @@ final class ShellScriptTests: XCTestCase {
             """)
     }
 
+    func testTranscriptHasNoColourEvenWhenTheOutputHas() throws {
+        let program = try TestTarget("signals")
+        let run = try vmscope(["--pid", "\(program.pid)", "--batch", "--transcript", "colour.md", "-ex", "set color on", "-ex", "regs rip"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("\u{1B}["), "the output is painted")
+        let markdown = try String(contentsOf: folder.appendingPathComponent("colour.md"), encoding: .utf8)
+        XCTAssertFalse(markdown.contains("\u{1B}"), markdown)
+        XCTAssertTrue(markdown.contains("(vmscope) regs rip\nrip  0x"), markdown)
+    }
+
     func testTranscriptFenceOutgrowsBackticksInTheOutput() {
         let block = Transcript.block(command: "echo ```", output: "```")
         XCTAssertEqual(block, "````\n(vmscope) echo ```\n```\n````\n\n")

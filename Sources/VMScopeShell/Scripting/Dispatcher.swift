@@ -71,10 +71,13 @@ struct Dispatcher {
             if !shown.isEmpty { session.output.write(shown + "\n") }
         }
         guard let transcript = session.shellState.transcript else { return }
+        // A handout has no colour escapes, even when the terminal got them.
+        let written = session.settings.style.enabled && !session.settings.json
+            ? names.apply(result.text(names.style(.plain))) : shown
         if isEcho && !session.settings.json {
-            transcript.paragraph(shown)
-        } else if !shown.isEmpty {
-            transcript.record(command: names.apply(line), output: shown)
+            transcript.paragraph(written)
+        } else if !written.isEmpty {
+            transcript.record(command: names.apply(line), output: written)
         }
     }
 
