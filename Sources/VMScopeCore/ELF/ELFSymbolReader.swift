@@ -5,12 +5,19 @@ extension ELFFile {
     /// address. Names are not turned into Strings here: each string table
     /// is copied once into the builder and symbols point into it.
     func collectSymbols(types: [UInt32], into builder: inout SymbolTable.Builder) {
+        // A real file has one .symtab and one .dynsym. A damaged one may
+        // claim thousands of tables sharing one huge string table: copy each
+        // string table once and read a handful of tables at most.
+        var copied: [UInt32: Int] = [:]
+        var tablesRead = 0
         for table in sections where types.contains(table.type) {
-            guard table.link < UInt32(sections.count), table.size >= ELFConstants.symbolSize else { continue }
+            guard tablesRead < 8, table.link < UInt32(sections.count), table.size >= ELFConstants.symbolSize else { continue }
             let strings = sections[Int(table.link)]
             guard let stringBytes = bytes.slice(offset: strings.offset, size: strings.size), stringBytes.count > 0,
                   let entries = bytes.slice(offset: table.offset, size: table.size) else { continue }
-            let base = builder.addStrings(stringBytes)
+            tablesRead += 1
+            let base = copied[table.link] ?? builder.addStrings(stringBytes)
+            copied[table.link] = base
             let stringCount = stringBytes.count
             let entrySize = Int(min(max(table.entrySize, ELFConstants.symbolSize), 1 << 16))
             let count = entries.count / entrySize
