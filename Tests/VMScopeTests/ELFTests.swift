@@ -148,6 +148,16 @@ final class ELFTests: XCTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 2)
     }
 
+    /// 50,000 distinct symbols at one address: built in bounded time.
+    func testManySymbolsAtOneAddressStayFast() {
+        let symbols = (0..<50_000).map { ELFSymbol(name: "s\($0)", value: 0x1000, size: 0, isFunction: true, isObject: false, isLocal: false) }
+        let started = Date()
+        let table = SymbolTable(symbols)
+        XCTAssertEqual(table.count, 50_000)
+        XCTAssertEqual(table.symbol(containing: 0x1000)?.symbol.value, 0x1000)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "quadratic deduplication would take minutes")
+    }
+
     func testDemangle() {
         XCTAssertEqual(demangle("_ZN3foo3barEv"), "foo::bar()")
         XCTAssertEqual(demangle("_ZNSt6vectorIiSaIiEE9push_backERKi"), "std::vector<int, std::allocator<int> >::push_back(int const&)")

@@ -107,7 +107,9 @@ public struct SymbolTable: Sendable {
                 let entry = sorted[read]
                 if write > 0 && sorted[write - 1].value != entry.value { runStart = write }
                 var duplicate = false
-                var i = runStart
+                // Only the last 64 of a run: a damaged table with thousands of
+                // symbols at one address must not cost quadratic time.
+                var i = max(runStart, write - 64)
                 while i < write {
                     if sameName(sorted[i], entry) {
                         duplicate = true
