@@ -53,6 +53,7 @@ enum Interactive {
                 }
                 continue
             }
+            if descriptor.revents & Int16(POLLNVAL) != 0 { rl_callback_handler_remove(); return nil }  // stdin closed
             if descriptor.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { rl_callback_read_char() }
         }
         guard case .line(let line)? = finished else { return nil }
