@@ -162,7 +162,10 @@ public struct SymbolTable: Sendable {
         }
         var index = low - 1
         var best: Entry?
-        while index >= 0 {
+        // Bounded: a damaged table (thousands of symbols at one address, or
+        // one huge symbol under everything) must not make lookups linear.
+        let stop = max(-1, index - 4096)
+        while index > stop {
             let candidate = entries[index]
             if let found = best, candidate.value < found.value { break }
             if maxEnd[index] <= address && candidate.value != address { break }
