@@ -33,7 +33,9 @@ final class ExampleTranscriptTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: out) }
         let arguments = ["--batch", "--no-color", "--symbolic", "--transcript", out, "-x", examples + "/" + script]
             + (try extraArguments(script))
-        let run = try runCommand("/bin/sh", ["-c", "cd \"$1\" && shift && exec env -i \"$@\"", "sh",
+        // RLIMIT_STACK places the mmap base (and an unlimited one switches to
+        // the legacy bottom-up layout): fix it at the usual 8 MiB.
+        let run = try runCommand("/bin/sh", ["-c", "ulimit -S -s 8192 2>/dev/null; cd \"$1\" && shift && exec env -i \"$@\"", "sh",
                                              TestTarget.directory, VMScope.binary] + arguments, timeout: 60)
         let transcript = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
         return (transcript, run.status, run.stderr)
