@@ -206,4 +206,24 @@ final class StackTests: XCTestCase {
         XCTAssertTrue((stack["evidence"] as? String)?.contains("breaks the rule") ?? false, "\(stack["evidence"] ?? "")")
         XCTAssertEqual(try result(run.lines[2])["stop"] as? String, "cfa_not_increasing")
     }
+
+    /// Bad input to the stack commands: one sentence each, and the shell goes on.
+    func testBadInputGetsOneSentence() throws {
+        let program = try TestTarget("recurse", ["3"])
+        let bad = ["bt abc", "bt -n 0", "bt -n", "bt 1", "frame 99", "frame x", "up 100", "down 5",
+                   "telescope 0x10", "telescope $rsp 0", "telescope", "stack 1", "stack --bogus"]
+        var arguments = ["--pid", "\(program.pid)", "--batch", "-ex", "set on-error continue"]
+        for command in bad { arguments += ["-ex", command] }
+        arguments += ["-ex", "bt -n 2"]
+        let run = try VMScope.json(arguments)
+        XCTAssertEqual(run.lines.count, 2 + bad.count + 1, run.stderr)
+        for (index, command) in bad.enumerated() {
+            let line = run.lines[2 + index]
+            XCTAssertEqual(line["command"] as? String, command)
+            let error = try XCTUnwrap(line["error"] as? String, "\(command): \(line)")
+            XCTAssertTrue(error.hasSuffix(".") || error.contains("Usage"), error)
+            XCTAssertFalse(error.contains("\n"), error)
+        }
+        XCTAssertEqual((try result(run.lines.last ?? [:])["frames"] as? [Any])?.count, 2, "the shell went on")
+    }
 }
