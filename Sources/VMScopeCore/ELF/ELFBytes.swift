@@ -37,19 +37,13 @@ struct ELFBytes {
 
     /// The NUL-terminated string at `offset`, at most `limit` bytes, stopping
     /// at `end` (the end of its string table).
-    /// With `cutAt`, the string also ends at the first such byte (symbol
-    /// versions: "memcpy@@GLIBC_2.14" -> "memcpy"), except at its start.
-    func cString(at offset: UInt64, end: UInt64, limit: Int = 4096, cutAt: UInt8? = nil) -> String? {
+    func cString(at offset: UInt64, end: UInt64, limit: Int = 4096) -> String? {
         let stop = min(end, UInt64(base.count))
         guard offset < stop else { return nil }
         let start = Int(offset)
         let last = Int(min(stop, offset + UInt64(limit)))
         var i = start
-        if let cut = cutAt {
-            while i < last, case let byte = base[i], byte != 0, byte != cut || i == start { i += 1 }
-        } else {
-            while i < last && base[i] != 0 { i += 1 }
-        }
+        while i < last && base[i] != 0 { i += 1 }
         return String(decoding: UnsafeRawBufferPointer(rebasing: base[start..<i]), as: UTF8.self)
     }
 }
