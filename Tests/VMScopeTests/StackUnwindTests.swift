@@ -68,7 +68,7 @@ final class StackUnwindTests: XCTestCase {
         XCTAssertEqual(names.filter { $0 == "recurse" }.count, 10_000)
         let cfas = first.frames.compactMap(\.cfa)
         XCTAssertTrue(zip(cfas, cfas.dropFirst()).allSatisfy { $0 < $1 })
-        print("unwind of \(first.frames.count) frames: \(String(format: "%.1f", first.seconds * 1000)) ms first, \(String(format: "%.1f", again.seconds * 1000)) ms again (debug build); cache \(unwinder.statistics)")
+        print("unwind of \(first.frames.count) frames: \(String(format: "%.1f", first.seconds * 1000)) ms first, \(String(format: "%.1f", again.seconds * 1000)) ms again; cache \(unwinder.statistics)")
         // A frame limit stops early and says so.
         let limited = try unwinder.backtrace(maxFrames: 50)
         XCTAssertEqual(limited.frames.count, 50)
