@@ -44,6 +44,9 @@ struct StackViewResult: CommandResult {
                 : "frame #\(index)'s CFA \(hex(cfa)) is not below its caller's \(hex(bound))"
             return "\(counted), but \(what): this stack breaks the rule (damaged?) (\(range))"
         }
+        if boxes.count < 2 {
+            return "\(counted): too few frames with a CFA to compare, no evidence yet of which way the stack grows (\(range))"
+        }
         return "\(counted), each callee's CFA below its caller's: the stack grows down (\(range))"
     }
 
@@ -85,7 +88,7 @@ struct StackViewResult: CommandResult {
                 lines.append("\(column(slot))  |   saved rbp \(box.savedRBP.map(hex) ?? "?")")
             }
         }
-        lines.append("\(column(rsp))  <-- rsp: frame #0 \(innermost?.text ?? "?") (\(frameCount) frames, \(stop.explanation))")
+        lines.append("\(column(rsp))  <-- rsp: frame #0 \(innermost?.text ?? "?") (\(frameCount) frame\(frameCount == 1 ? "" : "s"), \(stop.explanation))")
         lines.append("\(column(rsp &- Self.redZone))  red zone: 128 bytes below rsp that leaf code may use without moving rsp")
         if let region {
             let room = rsp > region.limitBottom ? rsp - region.limitBottom : 0
