@@ -17,6 +17,8 @@ command -v cc >/dev/null 2>&1 || missing="$missing gcc"
 # TestTargets/Makefile builds recurse-minidebug with binutils and xz.
 command -v objcopy >/dev/null 2>&1 || missing="$missing binutils"
 command -v xz >/dev/null 2>&1 || missing="$missing xz-utils"
+# The interactive shell's tests drive it through a pseudo-terminal with tmux.
+command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
 [ -z "$missing" ] && exit 0
 
 echo "vmscope: installing missing packages:$missing" >&2
