@@ -137,6 +137,25 @@ final class ShellScriptTests: XCTestCase {
         XCTAssertTrue(markdown.contains("(vmscope) regs rip\nrip  0x"), markdown)
     }
 
+    func testStableNamesReplaceWholeIdsOnlyAndTheWorkingDirectory() throws {
+        let program = try TestTarget("threads", ["1"])
+        let target = try Target.attach(pid: program.pid)
+        defer { try? target.detach() }
+        var names = StableNames()
+        names.enabled = true
+        names.learn(target)
+        let pid = program.pid
+        let worker = try XCTUnwrap(target.threadIDs.first { $0 != pid })
+        XCTAssertEqual(names.apply("process \(pid), thread \(worker)."), "process PID, thread TID1.")
+        XCTAssertEqual(names.apply("0x\(pid) x\(pid) \(pid)0 $\(pid) a\(pid)"), "0x\(pid) x\(pid) \(pid)0 $\(pid) a\(pid)",
+                       "digits inside hex, names and longer numbers stay")
+        XCTAssertEqual(names.style(.plain).id(worker), "TID1", "table cells use the same names")
+        let cwd = FileManager.default.currentDirectoryPath
+        XCTAssertEqual(names.apply("Started \(cwd)/prog as process \(pid)"), "Started ./prog as process PID")
+        names.enabled = false
+        XCTAssertEqual(names.apply("process \(pid)"), "process \(pid)", "off without --symbolic")
+    }
+
     func testTranscriptFenceOutgrowsBackticksInTheOutput() {
         let block = Transcript.block(command: "echo ```", output: "```")
         XCTAssertEqual(block, "````\n(vmscope) echo ```\n```\n````\n\n")
