@@ -27,9 +27,9 @@ test: build testtargets
 # cycles, 100,000 fuzz inputs. Each case prints a `RELIABILITY case=...`
 # line of figures (the README's table comes from them).
 stress: build testtargets
-	VMSCOPE_STRESS=1 VMSCOPE_BIN=$(BIN_DIR)/vmscope VMSCOPE_TESTTARGETS=$(TESTTARGETS) \
-		$(SWIFT) test --filter Reliability 2>&1 | tee .build/stress.log
-	@grep '^RELIABILITY' .build/stress.log
+	@VMSCOPE_STRESS=1 VMSCOPE_BIN=$(BIN_DIR)/vmscope VMSCOPE_TESTTARGETS=$(TESTTARGETS) \
+		$(SWIFT) test --filter Reliability > .build/stress.log 2>&1; status=$$?; \
+		grep -E '^RELIABILITY|error:|Executed' .build/stress.log; exit $$status
 
 # Regenerates examples/golden/*.md from examples/*.vms when a change of
 # output is intended (review the diff before committing).
