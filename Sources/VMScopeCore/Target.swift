@@ -31,7 +31,8 @@ public final class Target {
         self.launched = launched
         self.tracerTID = vms_gettid()
         self.startTime = ProcFS.stat(pid: pid)?.startTime ?? 0
-        self.memory = try MemoryAccess(pid: pid)
+        // An exited leader's memory is reached through a live thread.
+        self.memory = try MemoryAccess(pid: ProcessLiveness.addressSpaceID(pid))
         vms_emergency_set_target(pid, launched ? 1 : 0)
     }
 
@@ -98,6 +99,9 @@ public final class Target {
                 }
                 let err = errno
                 if err == ESRCH { continue }  // the thread ended meanwhile
+                // An exited thread (the leader of a process whose other
+                // threads live on, or one ending right now) cannot be traced.
+                if err == EPERM && ProcessLiveness.isEnded(pid: pid, tid: tid) && !ProcessLiveness.isGone(pid) { continue }
                 if err == EPERM && !toWait.isEmpty && tracerOf(tid) == tracerTID {
                     // Attached automatically by PTRACE_O_TRACECLONE.
                     vms_emergency_add_thread(tid)
@@ -157,7 +161,7 @@ public final class Target {
         return nil
     }
 
-    private func forget(_ tid: Int32, status: ExitStatus) {
+    func forget(_ tid: Int32, status: ExitStatus) {
         threads[tid] = nil
         vms_emergency_remove_thread(tid)
         if tid == pid { exitStatus = status }
@@ -247,7 +251,15 @@ public final class Target {
 
     public func maps() throws -> [Mapping] {
         try ensureLive()
-        do { return try MapsParser.read(pid: pid) } catch {
+        do {
+            let maps = try MapsParser.read(pid: memory.pid)
+            // A process killed meanwhile shows no mappings: say it ended.
+            if maps.isEmpty && ProcessLiveness.isGone(pid) {
+                collectDeparture(of: pid)
+                try ensureLive()
+            }
+            return maps
+        } catch {
             try ensureLive()
             throw error
         }
@@ -278,7 +290,7 @@ public final class Target {
     func failure(_ operation: String, _ tid: Int32) -> VMScopeError {
         let err = errno
         if err == ESRCH {
-            _ = try? collectStop(tid)
+            collectDeparture(of: tid)
             if let exitStatus { return .targetExited(pid: pid, status: exitStatus) }
             if threads[tid] == nil { return .noSuchThread(tid: tid) }
         }

@@ -22,7 +22,7 @@ public final class Unwinder {
 
     init(target: Target) throws {
         self.target = target
-        guard let space = vms_unw_space_create(target.pid) else {
+        guard let space = vms_unw_space_create(target.memory.pid) else {
             throw VMScopeError.system(operation: "create a libunwind address space", errno: errno)
         }
         self.space = space

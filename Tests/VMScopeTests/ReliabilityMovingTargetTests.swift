@@ -1,0 +1,201 @@
+import Foundation
+import XCTest
+@testable import VMScopeCore
+import VMScopeShell
+
+/// Issue #8, case 4 without breakpoints: the target exits, is killed,
+/// execs, forks and spawns or ends short-lived threads while vmscope
+/// attaches and walks every stack. vmscope answers with a result or one
+/// sentence, misses no thread and never hangs.
+final class ReliabilityMovingTargetTests: XCTestCase {
+    /// Runs `body` on a thread of its own (which becomes the tracer) and
+    /// fails instead of hanging the whole suite if it does not finish.
+    private func onTracerThread(timeout: Double, _ what: String, _ body: @escaping @Sendable () throws -> Void) {
+        let finished = SharedCounters()
+        let failure = LockedBox<Error?>(nil)
+        let thread = Thread {
+            do { try body() } catch { failure.value = error }
+            finished.add("done")
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        if !Reliability.wait(timeout: timeout, { finished["done"] == 1 }) {
+            XCTFail("\(what): still running after \(timeout) s (a hang)")
+        }
+        if let error = failure.value { XCTFail("\(what): \(error)") }
+    }
+
+    /// The threads /proc lists twice in a row (a thread that is exiting may
+    /// be listed once more) that the attach does not hold.
+    private static func missedThreads(_ target: Target) -> Int {
+        let held = Set(target.threadIDs)
+        let first = Set((try? ProcFS.threadIDs(pid: target.pid)) ?? [])
+        usleep(2000)
+        let second = Set((try? ProcFS.threadIDs(pid: target.pid)) ?? [])
+        return first.intersection(second).subtracting(held).count
+    }
+
+    /// An error that says the process changed under vmscope, in a sentence.
+    private static func isExpectedDeparture(_ error: Error) -> Bool {
+        switch error as? VMScopeError {
+        case .noSuchProcess?, .zombie?, .targetExited?, .noSuchThread?: return true
+        default: return false
+        }
+    }
+
+    func testAttachAndEveryStackWhileThreadsComeAndGo() throws {
+        let cycles = Reliability.count(quick: 30, full: 300)
+        let program = try TestTarget("churn", ["threads"])
+        let pid = program.pid
+        let figures = SharedCounters()
+        onTracerThread(timeout: 120, "thread churn") {
+            for _ in 0..<cycles {
+                let target = try Target.attach(pid: pid)
+                figures.add("missed", Self.missedThreads(target))
+                figures.add("threads", target.threadIDs.count)
+                let unwinder = try target.unwinder()
+                for tid in target.threadIDs {
+                    do { _ = try unwinder.backtrace(tid: tid, maxFrames: 128, timeLimit: 2) } catch {
+                        if !Self.isExpectedDeparture(error) { throw error }
+                        figures.add("departed")
+                    }
+                }
+                try target.detach()
+                if !Reliability.stoppedThreads(pid).isEmpty { figures.add("stopped") }
+            }
+        }
+        let traced = Reliability.tracedThreads(pid)
+        Reliability.report("thread-churn", ["cycles": cycles, "threads_seen": figures["threads"],
+                                             "threads_missed": figures["missed"], "left_stopped": figures["stopped"],
+                                             "tasks_traced": traced.count])
+        XCTAssertEqual(figures["missed"], 0)
+        XCTAssertEqual(figures["stopped"], 0)
+        XCTAssertEqual(traced, [])
+        XCTAssertGreaterThan(figures["threads"], cycles, "the churn should have shown extra threads")
+    }
+
+    func testBtAllInTheShellWhileThreadsComeAndGo() throws {
+        let program = try TestTarget("churn", ["threads"])
+        var steps: [String] = []
+        for _ in 0..<5 { steps += ["-ex", "bt all", "-ex", "threads"] }
+        for _ in 0..<Reliability.count(quick: 3, full: 20) {
+            let run = try VMScope.run(["--pid", String(program.pid), "--batch"] + steps, timeout: 60)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            XCTAssertTrue(run.stdout.contains("churn"), run.stdout)
+        }
+        XCTAssertEqual(Reliability.tracedThreads(program.pid), [])
+        XCTAssertEqual(Reliability.stoppedThreads(program.pid), [])
+    }
+
+    func testAttachWhileTheTargetForksOrExecsWithoutEnd() throws {
+        for mode in ["fork", "exec"] {
+            let program = try TestTarget("churn", [mode])
+            let pid = program.pid
+            let figures = SharedCounters()
+            onTracerThread(timeout: 60, mode) {
+                for _ in 0..<Reliability.count(quick: 30, full: 300) {
+                    let target = try Target.attach(pid: pid)
+                    _ = try target.registers()
+                    _ = try target.maps()
+                    _ = try target.unwinder().backtrace(maxFrames: 64, timeLimit: 2)
+                    try target.detach()
+                    if !Reliability.stoppedThreads(pid).isEmpty { figures.add("stopped") }
+                }
+            }
+            XCTAssertEqual(figures["stopped"], 0, mode)
+            XCTAssertEqual(Reliability.tracedThreads(pid), [], mode)
+            // Still forking or exec'ing: its state changes, and it is not stuck.
+            XCTAssertNotNil(TestTarget.state(of: pid), mode)
+            XCTAssertNotEqual(TestTarget.state(of: pid), "Z", mode)
+        }
+    }
+
+    func testATargetThatExitsDuringAttachIsReportedInASentence() throws {
+        let runs = Reliability.count(quick: 30, full: 300)
+        let figures = SharedCounters()
+        let targets = LockedBox<[TestTarget]>([])
+        onTracerThread(timeout: 60, "exit during attach") {
+            for _ in 0..<runs {
+                let program = try TestTarget("churn", ["exit"])
+                targets.value.append(program)
+                do {
+                    let target = try Target.attach(pid: program.pid)
+                    figures.add("attached")
+                    _ = try? target.registers()
+                    try? target.detach()
+                } catch {
+                    if !Self.isExpectedDeparture(error) { throw error }
+                    _ = sentence(for: error)
+                    figures.add("departed")
+                }
+            }
+        }
+        Reliability.report("exit-during-attach", ["runs": runs, "attached": figures["attached"],
+                                                   "reported_gone": figures["departed"]])
+        XCTAssertEqual(figures["attached"] + figures["departed"], runs)
+    }
+
+    func testAMultiThreadedTargetKilledWhileAttachedIsReportedWithoutAHang() throws {
+        let program = try TestTarget("storm", ["4"])
+        let pid = program.pid
+        let outcome = LockedBox<Error?>(nil)
+        onTracerThread(timeout: 20, "killed while attached") {
+            let target = try Target.attach(pid: pid)
+            kill(pid, SIGKILL)
+            usleep(20_000)
+            do { _ = try target.registers(tid: target.threadIDs.last) } catch { outcome.value = error }
+            XCTAssertThrowsError(try target.maps())
+            XCTAssertFalse(target.isAttached)
+        }
+        XCTAssertEqual(outcome.value as? VMScopeError, .targetExited(pid: pid, status: .killed(signal: SIGKILL)))
+    }
+
+    func testKilledDuringBtAllTheShellSaysSoAndStaysUsable() throws {
+        let program = try TestTarget("churn", ["threads"])
+        var steps = ["-ex", "set on-error continue"]
+        for _ in 0..<400 { steps += ["-ex", "bt all"] }
+        steps += ["-ex", "echo still answering", "-ex", "help detach"]
+        let pid = program.pid
+        let killer = Thread {
+            usleep(300_000)
+            kill(pid, SIGKILL)
+        }
+        killer.start()
+        let run = try VMScope.run(["--pid", String(pid), "--batch"] + steps, timeout: 60)
+        XCTAssertLessThan(run.status, 128, "vmscope died of a signal: \(run.stderr)")
+        XCTAssertTrue(run.stdout.contains("still answering"), String(run.stdout.suffix(500)) + String(run.stderr.suffix(500)))
+        XCTAssertTrue(run.stderr.contains("Process \(pid) was killed by SIGKILL"), String(run.stderr.prefix(500)))
+    }
+
+    func testALeaderThatExitedWhileOthersLiveIsNotCalledAZombie() throws {
+        let program = try TestTarget("churn", ["leader-exit"])
+        let workers = program.startupLines.compactMap { program.fields($0)["tid"].flatMap { pid_t($0) } }
+        XCTAssertTrue(Reliability.wait(timeout: 5) { TestTarget.state(of: program.pid) == "Z" })
+        let pid = program.pid
+        let held = LockedBox<[Int32]>([])
+        onTracerThread(timeout: 20, "leader exited") {
+            let target = try Target.attach(pid: pid)
+            held.value = target.threadIDs
+            for tid in workers { _ = try target.registers(tid: tid) }
+            _ = try target.maps()
+            try target.detach()
+        }
+        XCTAssertEqual(Set(held.value).intersection(workers), Set(workers))
+        XCTAssertEqual(Reliability.stoppedThreads(pid), [])
+        let run = try VMScope.run(["--pid", String(pid), "--batch", "-ex", "threads", "-ex", "bt all", "-ex", "maps"],
+                                  timeout: 30)
+        XCTAssertFalse(run.stderr.contains("zombie"), run.stderr)
+        XCTAssertEqual(run.status, 0, run.stderr)
+    }
+}
+
+/// A value shared between a test and a helper thread.
+final class LockedBox<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
