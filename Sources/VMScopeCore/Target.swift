@@ -13,6 +13,8 @@ public final class Target {
     /// The process's start time (field 22 of /proc/PID/stat): with the pid it
     /// identifies this process even after the pid is reused.
     public let startTime: UInt64
+    /// A pidfd held from attach on: vmscope signals the process only through it.
+    public let handle: ProcessHandle
     public internal(set) var threads: [Int32: TracedThread] = [:]
     /// Set once the whole process has gone (exited or killed).
     public private(set) var exitStatus: ExitStatus?
@@ -31,6 +33,7 @@ public final class Target {
         self.launched = launched
         self.tracerTID = vms_gettid()
         self.startTime = ProcFS.stat(pid: pid)?.startTime ?? 0
+        self.handle = ProcessHandle(pid: pid, startTime: startTime)
         // An exited leader's memory is reached through a live thread.
         self.memory = try MemoryAccess(pid: ProcessLiveness.addressSpaceID(pid))
         vms_emergency_set_target(pid, launched ? 1 : 0)
@@ -198,6 +201,7 @@ public final class Target {
         }
         vms_emergency_clear()
         memory.close()
+        handle.close()
         releaseUnwinder()
         if let firstError { throw firstError }
     }
@@ -209,7 +213,7 @@ public final class Target {
         memory.close()
         releaseUnwinder()
         guard exitStatus == nil else { threads = [:]; return }
-        _ = Glibc.kill(pid, SIGKILL)
+        _ = try? handle.send(SIGKILL)
         for tid in threadIDs where tid != pid { reapIfGone(tid, blocking: true) }
         var status: Int32 = 0
         while waitpid(pid, &status, VMS_WALL) < 0 && errno == EINTR {}
