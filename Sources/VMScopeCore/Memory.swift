@@ -24,6 +24,8 @@ final class MemoryAccess {
     static let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
     /// /proc/PID/mem takes an off_t: addresses from 2^63 up cannot be named.
     static let highestOffset = UInt64(Int64.max)
+    /// Reads are done (and their buffer grown) this much at a time.
+    static let segmentSize = 16 << 20
 
     init(pid: Int32) throws {
         self.pid = pid
@@ -32,6 +34,21 @@ final class MemoryAccess {
     }
 
     deinit { close() }
+
+    /// Ranges registered with userfaultfd, read once per stop (see UserfaultRanges).
+    private var userfaultRanges: [Range<UInt64>]?
+
+    /// The layout may change when the target runs: read the ranges again.
+    func forgetLayout() { userfaultRanges = nil }
+
+    /// Whether [address, address+count) touches a userfaultfd range, where
+    /// process_vm_readv could block for ever.
+    private func touchesUserfault(_ address: UInt64, _ count: Int) -> Bool {
+        if userfaultRanges == nil { userfaultRanges = UserfaultRanges.read(pid: pid) }
+        guard let ranges = userfaultRanges, !ranges.isEmpty, count > 0 else { return false }
+        let end = address &+ UInt64(count) < address ? UInt64.max : address + UInt64(count)
+        return ranges.contains { $0.lowerBound < end && address < $0.upperBound }
+    }
 
     func close() {
         if memFD >= 0 { Glibc.close(memFD) }
@@ -42,26 +59,40 @@ final class MemoryAccess {
         // Never run past the top of the 64-bit space.
         let room = UInt64.max - address
         let count = Int(min(UInt64(max(requested, 0)), room == UInt64.max ? room : room + 1, UInt64(Int.max)))
-        var bytes = [UInt8](repeating: 0, count: count)
+        // Room for what exists only, a segment at a time: a length of 2^63
+        // must not be allocated up front.
+        var bytes: [UInt8] = []
         var done = 0
         var lastErrno: Int32 = 0
-        bytes.withUnsafeMutableBytes { buffer in
-            while done < count {
-                let n = vms_process_vm_readv(pid, buffer.baseAddress! + done, count - done, address + UInt64(done))
-                if n > 0 { done += n; continue }
-                lastErrno = n < 0 ? errno : EFAULT
-                if n < 0 && lastErrno == EINTR { continue }
-                // Fall back to /proc/PID/mem one page at a time.
-                let got = readThroughMemFile(buffer.baseAddress! + done, count - done, address + UInt64(done))
-                if got.count == 0 {
-                    if got.errno != 0 { lastErrno = got.errno }
-                    break
+        let memFileOnly = touchesUserfault(address, count)
+        while done < count {
+            let segment = min(count - done, Self.segmentSize)
+            var chunk = [UInt8](repeating: 0, count: segment)
+            var got = 0
+            let at = address + UInt64(done)
+            chunk.withUnsafeMutableBytes { buffer in
+                let base = buffer.baseAddress!
+                while got < segment {
+                    if !memFileOnly {
+                        let n = vms_process_vm_readv(pid, base + got, segment - got, at + UInt64(got))
+                        if n > 0 { got += n; continue }
+                        lastErrno = n < 0 ? errno : EFAULT
+                        if n < 0 && lastErrno == EINTR { continue }
+                    }
+                    // Fall back to /proc/PID/mem one page at a time.
+                    let more = readThroughMemFile(base + got, segment - got, at + UInt64(got))
+                    if more.count == 0 {
+                        if more.errno != 0 { lastErrno = more.errno }
+                        break
+                    }
+                    got += more.count
                 }
-                done += got.count
             }
+            done += got
+            if bytes.isEmpty && got == segment { bytes = chunk } else { bytes.append(contentsOf: chunk[0..<got]) }
+            if got < segment { break }
         }
         if done < count {
-            bytes.removeSubrange(done...)
             return MemoryRead(address: address, bytes: bytes, firstBadAddress: address + UInt64(done),
                               errno: lastErrno)
         }

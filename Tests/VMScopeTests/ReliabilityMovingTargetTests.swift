@@ -8,23 +8,6 @@ import VMScopeShell
 /// attaches and walks every stack. vmscope answers with a result or one
 /// sentence, misses no thread and never hangs.
 final class ReliabilityMovingTargetTests: XCTestCase {
-    /// Runs `body` on a thread of its own (which becomes the tracer) and
-    /// fails instead of hanging the whole suite if it does not finish.
-    private func onTracerThread(timeout: Double, _ what: String, _ body: @escaping @Sendable () throws -> Void) {
-        let finished = SharedCounters()
-        let failure = LockedBox<Error?>(nil)
-        let thread = Thread {
-            do { try body() } catch { failure.value = error }
-            finished.add("done")
-        }
-        thread.stackSize = 8 << 20
-        thread.start()
-        if !Reliability.wait(timeout: timeout, { finished["done"] == 1 }) {
-            XCTFail("\(what): still running after \(timeout) s (a hang)")
-        }
-        if let error = failure.value { XCTFail("\(what): \(error)") }
-    }
-
     /// The threads /proc lists twice in a row (a thread that is exiting may
     /// be listed once more) that the attach does not hold.
     private static func missedThreads(_ target: Target) -> Int {
@@ -48,7 +31,7 @@ final class ReliabilityMovingTargetTests: XCTestCase {
         let program = try TestTarget("churn", ["threads"])
         let pid = program.pid
         let figures = SharedCounters()
-        onTracerThread(timeout: 120, "thread churn") {
+        runOnOwnThread(timeout: 120, "thread churn") {
             for _ in 0..<cycles {
                 let target = try Target.attach(pid: pid)
                 figures.add("missed", Self.missedThreads(target))
@@ -92,7 +75,7 @@ final class ReliabilityMovingTargetTests: XCTestCase {
             let program = try TestTarget("churn", [mode])
             let pid = program.pid
             let figures = SharedCounters()
-            onTracerThread(timeout: 60, mode) {
+            runOnOwnThread(timeout: 60, mode) {
                 for _ in 0..<Reliability.count(quick: 30, full: 300) {
                     let target = try Target.attach(pid: pid)
                     _ = try target.registers()
@@ -114,7 +97,7 @@ final class ReliabilityMovingTargetTests: XCTestCase {
         let runs = Reliability.count(quick: 30, full: 300)
         let figures = SharedCounters()
         let targets = LockedBox<[TestTarget]>([])
-        onTracerThread(timeout: 60, "exit during attach") {
+        runOnOwnThread(timeout: 60, "exit during attach") {
             for _ in 0..<runs {
                 let program = try TestTarget("churn", ["exit"])
                 targets.value.append(program)
@@ -139,7 +122,7 @@ final class ReliabilityMovingTargetTests: XCTestCase {
         let program = try TestTarget("storm", ["4"])
         let pid = program.pid
         let outcome = LockedBox<Error?>(nil)
-        onTracerThread(timeout: 20, "killed while attached") {
+        runOnOwnThread(timeout: 20, "killed while attached") {
             let target = try Target.attach(pid: pid)
             kill(pid, SIGKILL)
             usleep(20_000)
@@ -173,7 +156,7 @@ final class ReliabilityMovingTargetTests: XCTestCase {
         XCTAssertTrue(Reliability.wait(timeout: 5) { TestTarget.state(of: program.pid) == "Z" })
         let pid = program.pid
         let held = LockedBox<[Int32]>([])
-        onTracerThread(timeout: 20, "leader exited") {
+        runOnOwnThread(timeout: 20, "leader exited") {
             let target = try Target.attach(pid: pid)
             held.value = target.threadIDs
             for tid in workers { _ = try target.registers(tid: tid) }
@@ -186,16 +169,5 @@ final class ReliabilityMovingTargetTests: XCTestCase {
                                   timeout: 30)
         XCTAssertFalse(run.stderr.contains("zombie"), run.stderr)
         XCTAssertEqual(run.status, 0, run.stderr)
-    }
-}
-
-/// A value shared between a test and a helper thread.
-final class LockedBox<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: Value
-    init(_ value: Value) { stored = value }
-    var value: Value {
-        get { lock.withLock { stored } }
-        set { lock.withLock { stored = newValue } }
     }
 }

@@ -148,6 +148,7 @@ extension Target {
     /// threads run (continue, step, detach) must call this first.
     public func willResume() {
         unwinderStorage?.flushMemory()
+        memory.forgetLayout()
     }
 
     /// On detach or kill: the address space and its caches go.

@@ -2,6 +2,7 @@
 // full counts under `make stress` (VMSCOPE_STRESS=1), and one parsable
 // line of figures per case for the README's reliability table.
 import Foundation
+import XCTest
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -99,4 +100,32 @@ final class SharedCounters: @unchecked Sendable {
     func stop() { lock.withLock { stopped = true } }
     func add(_ key: String, _ n: Int = 1) { lock.withLock { values[key, default: 0] += n } }
     subscript(key: String) -> Int { lock.withLock { values[key, default: 0] } }
+}
+
+/// A value shared between a test and a helper thread.
+final class LockedBox<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: Value
+    init(_ value: Value) { stored = value }
+    var value: Value {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
+
+/// Runs `body` on a thread of its own (which becomes the tracer) and
+/// fails instead of hanging the whole suite if it does not finish.
+func runOnOwnThread(timeout: Double, _ what: String, _ body: @escaping @Sendable () throws -> Void) {
+    let finished = SharedCounters()
+    let failure = LockedBox<Error?>(nil)
+    let thread = Thread {
+        do { try body() } catch { failure.value = error }
+        finished.add("done")
+    }
+    thread.stackSize = 8 << 20
+    thread.start()
+    if !Reliability.wait(timeout: timeout, { finished["done"] == 1 }) {
+        XCTFail("\(what): still running after \(timeout) s (a hang)")
+    }
+    if let error = failure.value { XCTFail("\(what): \(error)") }
 }
