@@ -67,6 +67,12 @@ final class ReliabilityAttachCycleTests: XCTestCase {
         try runCycles(Reliability.count(quick: 100, full: 1000)) { try $0.detach() }
     }
 
+    /// The same through the real executable: one `vmscope --pid --batch`
+    /// session a cycle (start-up, attach, regs, maps, bt all, detach, exit).
+    func testShellSessionsUnderASignalStormLeaveTheTargetExact() throws {
+        try runCycles(Reliability.count(quick: 20, full: 300), viaShell: true) { try $0.detach() }
+    }
+
     /// The storm must catch the classic bug: a detach that drops the signal
     /// a thread was holding in its signal-delivery-stop.
     func testTheStormCatchesADetachThatDropsHeldSignals() throws {
@@ -89,7 +95,8 @@ final class ReliabilityAttachCycleTests: XCTestCase {
     /// Runs the cycles with `detach` as the way to let go; returns how many
     /// signals the target did not receive.
     @discardableResult
-    private func runCycles(_ cycles: Int, expectExact: Bool = true, detach: (Target) throws -> Void) throws -> Int {
+    private func runCycles(_ cycles: Int, expectExact: Bool = true, viaShell: Bool = false,
+                           detach: (Target) throws -> Void) throws -> Int {
         let program = try TestTarget("storm", ["4"])
         let pid = program.pid
         let workers = program.startupLines.compactMap { program.fields($0)["tid"].flatMap { pid_t($0) } }
@@ -105,6 +112,19 @@ final class ReliabilityAttachCycleTests: XCTestCase {
         var leftStopped = 0, missedThreads = 0, debugRegistersSet = 0, failures = 0
         for cycle in 0..<cycles {
             let started = Reliability.now()
+            if viaShell {
+                let run = try VMScope.run(["--pid", String(pid), "--batch", "-ex", "regs", "-ex", "maps", "-ex", "bt all"],
+                                          timeout: 30)
+                durations.append(Reliability.now() - started)
+                if run.status != 0 {
+                    failures += 1
+                    XCTFail("cycle \(cycle): vmscope exited \(run.status): \(run.stderr)")
+                }
+                if !run.stdout.contains("(storm): 5 threads") { missedThreads += 1 }
+                if !Reliability.stoppedThreads(pid).isEmpty { leftStopped += 1 }
+                if cycle == 0 { fdsBefore = openFileDescriptors() }
+                continue
+            }
             let target: Target
             do { target = try Target.attach(pid: pid) } catch {
                 failures += 1
@@ -160,12 +180,12 @@ final class ReliabilityAttachCycleTests: XCTestCase {
         let received = (Int(counted["usr1"] ?? "") ?? -1) + (Int(counted["chld"] ?? "") ?? -1)
             + (Int(counted["rt"] ?? "") ?? -1)
         let lost = sent.usr1 + sent.chld + sent.rt - received
-        Reliability.report(expectExact ? "attach-cycles" : "attach-cycles-dropping-detach", [
+        Reliability.report(viaShell ? "attach-cycles-shell" : expectExact ? "attach-cycles" : "attach-cycles-dropping-detach", [
             "target": "storm(5 threads)", "cycles": cycles, "failures": failures,
             "signals_sent": sent.usr1 + sent.chld + sent.rt, "signals_received": received,
             "rt_sent": sent.rt, "rt_missing": missing["missing"] ?? "?", "rt_duplicated": counted["rtdup"] ?? "?",
             "left_stopped": leftStopped, "tasks_traced": traced.count, "threads_missed": missedThreads,
-            "code_bytes_differing": differing, "debug_registers_set": debugRegistersSet,
+            "code_bytes_differing": differing, "debug_registers_set": viaShell ? "-" : String(debugRegistersSet),
             "checksum_ok": checksum["checksum_ok"] ?? "?", "fds_leaked": fdsLeaked,
             "p50_ms": Reliability.ms(Reliability.percentile(durations, 50)),
             "p99_ms": Reliability.ms(Reliability.percentile(durations, 99)),
