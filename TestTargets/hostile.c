@@ -8,7 +8,9 @@
  *   page registered with userfaultfd for missing faults that no one
  *   serves (uffd=; uffd_mode=all|user|none says how it was registered);
  * - a thread (loop_tid=) parked in assembly without unwind info whose
- *   saved %rbp points at itself: a frame-pointer chain that never ends.
+ *   saved %rbp points at itself: a frame-pointer chain that never ends;
+ * - a thread (uffd_tid=) parked in assembly without unwind info with %rbp
+ *   inside the userfaultfd page: following it must not block.
  * Prints those facts, ready, then waits on stdin ("exit N"; EOF exits 0). */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,7 +41,27 @@ __asm__(".text\n"
         "    jmp 1b\n"
         ".size noinfo_park, .-noinfo_park\n");
 
-static volatile int loop_tid;
+/* Parks with %rbp = frame (no prologue, no unwind info). */
+void noinfo_park_at(void *frame);
+__asm__(".text\n"
+        ".globl noinfo_park_at\n"
+        ".type noinfo_park_at,@function\n"
+        "noinfo_park_at:\n"
+        "    mov %rdi, %rbp\n"
+        "1:  mov $34, %eax\n"
+        "    syscall\n"
+        "    jmp 1b\n"
+        ".size noinfo_park_at, .-noinfo_park_at\n");
+
+static volatile int loop_tid, uffd_tid;
+static char *uffd_page;
+
+static void *uffd_parker(void *arg)
+{
+    uffd_tid = (int)syscall(SYS_gettid);
+    noinfo_park_at(uffd_page + 64);
+    return arg;
+}
 
 static void *looper(void *arg)
 {
@@ -102,10 +124,13 @@ int main(int argc, char **argv)
     memset(three, 0x5a, 3 * 4096);
     mprotect(three + 4096, 4096, PROT_NONE);
     const char *mode = register_uffd(uffd);
+    uffd_page = uffd;
 
     pthread_t t;
     if (pthread_create(&t, NULL, looper, NULL) != 0) return 1;
-    while (loop_tid == 0) usleep(1000);
+    pthread_t u;
+    if (pthread_create(&u, NULL, uffd_parker, NULL) != 0) return 1;
+    while (loop_tid == 0 || uffd_tid == 0) usleep(1000);
     usleep(10000); /* let it reach pause() */
     prctl(PR_SET_NAME, "\x1b[31m\a\nevil", 0, 0, 0);
 
@@ -114,7 +139,7 @@ int main(int argc, char **argv)
     printf("none=0x%lx rw=0x%lx guard=0x%lx\n", (unsigned long)none, (unsigned long)three,
            (unsigned long)(three + 4096));
     printf("uffd=0x%lx uffd_mode=%s\n", (unsigned long)uffd, mode);
-    printf("loop_tid=%d\n", loop_tid);
+    printf("loop_tid=%d uffd_tid=%d\n", loop_tid, uffd_tid);
     printf("ready\n");
     char line[256];
     for (;;) {

@@ -128,6 +128,25 @@ final class ReliabilityMemoryTests: XCTestCase {
         XCTAssertEqual(Reliability.tracedThreads(program.pid), [])
     }
 
+    /// The stack walker follows %rbp into the userfaultfd page (the code has
+    /// no unwind info): its reads must not block either.
+    func testAWalkIntoAUserfaultPageAnswers() throws {
+        let times = LockedBox<[String: Double]>([:])
+        try withHostileTarget { target, program in
+            let tid = try XCTUnwrap(program.fact("uffd_tid").flatMap { Int32($0) })
+            let started = Reliability.now()
+            let trace = try target.unwinder().backtrace(tid: tid, maxFrames: 64, timeLimit: 2)
+            times.value["walk"] = Reliability.now() - started
+            XCTAssertGreaterThan(trace.frames.count, 0)
+            let walk = try target.framePointerWalk(tid: tid, maps: try target.maps(), memory: MemoryWindow(target: target))
+            XCTAssertGreaterThan(walk.frames.count, 0)
+        }
+        XCTAssertLessThan(times.value["walk"] ?? 99, 1)
+        let program = try TestTarget("hostile", [directory])
+        let run = try VMScope.run(["--pid", String(program.pid), "--batch", "-ex", "bt all", "-ex", "stack"], timeout: 20)
+        XCTAssertEqual(run.status, 0, run.stderr)
+    }
+
     func testSmapsFlagsOfUserfaultRangesAreParsed() {
         let text = """
         7f0000000000-7f0000001000 rw-p 00000000 00:00 0
