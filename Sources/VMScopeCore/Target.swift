@@ -94,13 +94,13 @@ public final class Target {
             var foundNew = false
             for tid in tids where known.insert(tid).inserted {
                 foundNew = true
-                if vms_ptrace_seize(tid, Self.commonOptions) == 0 {
+                let err = seizeThroughTransientRefusal(tid)
+                if err == 0 {
                     vms_emergency_add_thread(tid)
                     _ = vms_ptrace_interrupt(tid)
                     toWait.append(tid)
                     continue
                 }
-                let err = errno
                 if err == ESRCH { continue }  // the thread ended meanwhile
                 // An exited thread (the leader of a process whose other
                 // threads live on, or one ending right now) cannot be traced.
@@ -218,6 +218,7 @@ public final class Target {
         var status: Int32 = 0
         while waitpid(pid, &status, VMS_WALL) < 0 && errno == EINTR {}
         threads = [:]
+        handle.close()
         exitStatus = .killed(signal: SIGKILL)
     }
 

@@ -32,6 +32,26 @@ extension Target {
         for other in threadIDs { forget(other, status: exitStatus ?? .unknown) }
     }
 
+    /// PTRACE_SEIZE of `tid`; returns 0 or the errno. The kernel refuses a
+    /// thread in the middle of exiting with EPERM, and a process whose
+    /// non-leader thread is exec'ing has a leader in that state for a moment
+    /// before the exec'ing thread takes its id: such a refusal is retried
+    /// for a few milliseconds. A thread already traced by this thread (new,
+    /// through PTRACE_O_TRACECLONE) is not retried.
+    func seizeThroughTransientRefusal(_ tid: Int32) -> Int32 {
+        for attempt in 0..<Self.seizeAttempts {
+            if vms_ptrace_seize(tid, Self.commonOptions) == 0 { return 0 }
+            let err = errno
+            guard err == EPERM, attempt + 1 < Self.seizeAttempts,
+                  ProcFS.status(pid: tid)?["TracerPid"].flatMap({ Int32($0) }) == 0,
+                  !ProcessLiveness.isGone(pid) else { return err }
+            usleep(500)
+        }
+        return EPERM
+    }
+
+    static let seizeAttempts = 20
+
     /// One non-blocking wait for `tid`; true once its end was recorded.
     private func reap(_ tid: Int32) -> Bool {
         var status: Int32 = 0

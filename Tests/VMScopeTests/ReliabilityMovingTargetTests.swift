@@ -57,21 +57,23 @@ final class ReliabilityMovingTargetTests: XCTestCase {
         XCTAssertGreaterThan(figures["threads"], cycles, "the churn should have shown extra threads")
     }
 
-    func testBtAllInTheShellWhileThreadsComeAndGo() throws {
-        let program = try TestTarget("churn", ["threads"])
+    func testBtAllInTheShellWhileThreadsComeAndGoOrItForksOrExecs() throws {
         var steps: [String] = []
-        for _ in 0..<5 { steps += ["-ex", "bt all", "-ex", "threads"] }
-        for _ in 0..<Reliability.count(quick: 3, full: 20) {
-            let run = try VMScope.run(["--pid", String(program.pid), "--batch"] + steps, timeout: 60)
-            XCTAssertEqual(run.status, 0, run.stderr)
-            XCTAssertTrue(run.stdout.contains("churn"), run.stdout)
+        for _ in 0..<5 { steps += ["-ex", "bt all", "-ex", "threads", "-ex", "maps"] }
+        for mode in ["threads", "fork", "exec", "thread-exec"] {
+            let program = try TestTarget("churn", [mode])
+            for _ in 0..<Reliability.count(quick: 3, full: 20) {
+                let run = try VMScope.run(["--pid", String(program.pid), "--batch"] + steps, timeout: 60)
+                XCTAssertEqual(run.status, 0, "\(mode): \(run.stderr)")
+                XCTAssertTrue(run.stdout.contains("churn"), run.stdout)
+            }
+            XCTAssertEqual(Reliability.tracedThreads(program.pid), [], mode)
+            XCTAssertEqual(Reliability.stoppedThreads(program.pid), [], mode)
         }
-        XCTAssertEqual(Reliability.tracedThreads(program.pid), [])
-        XCTAssertEqual(Reliability.stoppedThreads(program.pid), [])
     }
 
     func testAttachWhileTheTargetForksOrExecsWithoutEnd() throws {
-        for mode in ["fork", "exec"] {
+        for mode in ["fork", "exec", "thread-exec"] {
             let program = try TestTarget("churn", [mode])
             let pid = program.pid
             let figures = SharedCounters()
@@ -90,6 +92,14 @@ final class ReliabilityMovingTargetTests: XCTestCase {
             // Still forking or exec'ing: its state changes, and it is not stuck.
             XCTAssertNotNil(TestTarget.state(of: pid), mode)
             XCTAssertNotEqual(TestTarget.state(of: pid), "Z", mode)
+            if mode == "fork" {
+                let counts = program.fields(try program.request("count"))
+                Reliability.report("fork-churn", ["cycles": Reliability.count(quick: 30, full: 300),
+                                                   "children": counts["forked"] ?? "?", "children_killed": counts["killed"] ?? "?",
+                                                   "left_stopped": figures["stopped"]])
+                XCTAssertEqual(counts["killed"], "0")
+                XCTAssertGreaterThan(Int(counts["forked"] ?? "") ?? 0, 0)
+            }
         }
     }
 
