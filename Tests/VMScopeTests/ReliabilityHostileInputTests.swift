@@ -89,6 +89,22 @@ final class ReliabilityHostileInputTests: XCTestCase {
                                                    "rbp_frames": walk.frames.count])
     }
 
+    /// The walker's other bounds: a frame cap and a time box, each named as
+    /// the reason the walk stopped.
+    func testTheWalkIsCappedInFramesAndTime() throws {
+        let program = try TestTarget("recurse", ["10000"])
+        let target = try Target.attach(pid: program.pid)
+        defer { try? target.detach() }
+        let unwinder = try target.unwinder()
+        let capped = try unwinder.backtrace(maxFrames: 100)
+        XCTAssertEqual(capped.frames.count, 100)
+        XCTAssertEqual(capped.stop, .maxFrames)
+        unwinder.flushAll()
+        let boxed = try unwinder.backtrace(timeLimit: 0)
+        XCTAssertEqual(boxed.stop, .timeout)
+        XCTAssertLessThan(boxed.frames.count, 10005)
+    }
+
     func testBtAllInTheShellSurvivesTheLoopingThread() throws {
         let program = try TestTarget("hostile", [directory])
         let run = try VMScope.run(["--pid", String(program.pid), "--batch", "-ex", "bt all", "-ex", "stack"], timeout: 20)
