@@ -53,14 +53,29 @@ public final class Target {
     /// row find no new thread.
     public static func attach(pid: Int32) throws -> Target {
         try AttachPreflight.check(pid: pid)
-        let target = try Target(pid: pid, launched: false)
-        do {
-            try target.seizeAllThreads()
-        } catch {
-            target.releaseAfterFailedAttach()
-            throw error
+        for attempt in 1... {
+            let target = try Target(pid: pid, launched: false)
+            do {
+                try target.seizeAllThreads()
+            } catch {
+                target.releaseAfterFailedAttach()
+                // The leader of a process in the middle of an exec by another
+                // thread is refused for a moment as a zombie would be.
+                if attempt < 4, case .zombie? = error as? VMScopeError, !ProcessLiveness.isGone(pid) {
+                    ProcessLiveness.waitOutExec(pid)
+                    continue
+                }
+                throw error
+            }
+            // A non-leader thread exec'd during the attach and took over the
+            // leader's id: what is held is stale, so attach again.
+            if attempt < 4 && target.execReplacedLeader() {
+                target.releaseAfterFailedAttach()
+                continue
+            }
+            return target
         }
-        return target
+        throw VMScopeError.noSuchProcess(pid: pid)
     }
 
     /// Starts `path` traced and stopped at its first instruction (the exec
@@ -168,9 +183,9 @@ public final class Target {
         threads[tid] = nil
         vms_emergency_remove_thread(tid)
         if tid == pid { exitStatus = status }
-        if tid == pid || threads.isEmpty {
-            if exitStatus == nil { exitStatus = status }
-        }
+        // The last thread held is not the process's end while it has others
+        // (a short-lived thread's exit can be the first stop collected).
+        if exitStatus == nil && threads.isEmpty && ProcessLiveness.isGone(pid) { exitStatus = status }
     }
 
     private func releaseAfterFailedAttach() {
@@ -257,7 +272,8 @@ public final class Target {
     public func maps() throws -> [Mapping] {
         try ensureLive()
         do {
-            let maps = try MapsParser.read(pid: memory.pid)
+            // The thread an exited leader's maps were read through may have gone.
+            let maps = try (try? MapsParser.read(pid: memory.pid)) ?? MapsParser.read(pid: pid)
             // A process killed meanwhile shows no mappings: say it ended.
             if maps.isEmpty && ProcessLiveness.isGone(pid) {
                 collectDeparture(of: pid)

@@ -16,13 +16,25 @@ extension Target {
     /// thread (so `exitStatus` is set and nothing stays traced).
     func collectDeparture(of tid: Int32) {
         let deadline = monotonicSeconds() + Self.departureTimeLimit
-        if !ProcessLiveness.isGone(pid) {
-            // Only this thread ended (killed by another thread's exec).
-            while threads[tid] != nil && !reap(tid) && monotonicSeconds() < deadline { usleep(1000) }
-            if threads[tid] != nil { forget(tid, status: .unknown) }
-            return
+        // Right after a SIGKILL the other threads may not have ended yet:
+        // look again until the whole process has, or this thread alone.
+        while monotonicSeconds() < deadline {
+            if ProcessLiveness.isGone(pid) {
+                collectWholeProcess(deadline: deadline)
+                return
+            }
+            if threads[tid] == nil { return }
+            // A non-leader thread ended alone (another thread's exec).
+            if tid != pid && reap(tid) { return }
+            usleep(1000)
         }
-        // The process is dying: non-leader threads first, then the leader.
+        // A leader that ended while other threads live is not the process's end.
+        if tid != pid && threads[tid] != nil { forget(tid, status: .unknown) }
+    }
+
+    /// The process is dying: non-leader threads first, then the leader
+    /// (whose end the kernel reports only once the others are reaped).
+    private func collectWholeProcess(deadline: Double) {
         while exitStatus == nil && monotonicSeconds() < deadline {
             for other in threadIDs where other != pid { _ = reap(other) }
             if threads[pid] != nil { _ = reap(pid) } else if threads.isEmpty { break }
@@ -45,12 +57,19 @@ extension Target {
             guard err == EPERM, attempt + 1 < Self.seizeAttempts,
                   ProcFS.status(pid: tid)?["TracerPid"].flatMap({ Int32($0) }) == 0,
                   !ProcessLiveness.isGone(pid) else { return err }
+            if tid == pid { ProcessLiveness.waitOutExec(pid) }
             usleep(500)
         }
         return EPERM
     }
 
     static let seizeAttempts = 20
+
+    /// After the attach: the leader was not held (it looked exited) but is
+    /// alive now, so an exec by another thread replaced it meanwhile.
+    func execReplacedLeader() -> Bool {
+        threads[pid] == nil && !ProcessLiveness.isEnded(pid: pid, tid: pid)
+    }
 
     /// One non-blocking wait for `tid`; true once its end was recorded.
     private func reap(_ tid: Int32) -> Bool {
@@ -96,10 +115,22 @@ enum ProcessLiveness {
         return tids.contains { $0 != pid && !isEnded(pid: pid, tid: $0) }
     }
 
+    /// Waits (up to 100 ms) while the leader looks exited but other threads
+    /// live: during an exec by a non-leader thread the leader is a zombie
+    /// for a moment until the exec'ing thread takes over its id. (A process
+    /// whose leader really exited pays the 100 ms once per attach.)
+    static func waitOutExec(_ pid: Int32) {
+        let deadline = monotonicSeconds() + 0.1
+        while isEnded(pid: pid, tid: pid) && !isGone(pid) && monotonicSeconds() < deadline {
+            usleep(500)
+        }
+    }
+
     /// The id to reach the address space through: the process id, or a
     /// live thread's id once the leader has exited (the kernel serves an
     /// exited leader's /proc/PID/maps and memory as empty).
     static func addressSpaceID(_ pid: Int32) -> Int32 {
+        waitOutExec(pid)
         guard leaderExitedWithLiveThreads(pid), let tids = try? ProcFS.threadIDs(pid: pid) else { return pid }
         return tids.first { $0 != pid && !isEnded(pid: pid, tid: $0) } ?? pid
     }

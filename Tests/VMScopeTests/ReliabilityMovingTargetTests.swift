@@ -64,6 +64,12 @@ final class ReliabilityMovingTargetTests: XCTestCase {
             let program = try TestTarget("churn", [mode])
             for _ in 0..<Reliability.count(quick: 3, full: 20) {
                 let run = try VMScope.run(["--pid", String(program.pid), "--batch"] + steps, timeout: 60)
+                if mode == "thread-exec" {
+                    // See testANonLeaderExecDuringAttach...: a sentence at worst.
+                    XCTAssertLessThan(run.status, 128, run.stderr)
+                    if run.status != 0 { XCTAssertTrue(run.stderr.hasPrefix("error: ") && run.stderr.hasSuffix(".\n"), run.stderr) }
+                    continue
+                }
                 XCTAssertEqual(run.status, 0, "\(mode): \(run.stderr)")
                 XCTAssertTrue(run.stdout.contains("churn"), run.stdout)
             }
@@ -73,7 +79,7 @@ final class ReliabilityMovingTargetTests: XCTestCase {
     }
 
     func testAttachWhileTheTargetForksOrExecsWithoutEnd() throws {
-        for mode in ["fork", "exec", "thread-exec"] {
+        for mode in ["fork", "exec"] {
             let program = try TestTarget("churn", [mode])
             let pid = program.pid
             let figures = SharedCounters()
@@ -101,6 +107,45 @@ final class ReliabilityMovingTargetTests: XCTestCase {
                 XCTAssertGreaterThan(Int(counts["forked"] ?? "") ?? 0, 0)
             }
         }
+    }
+
+    /// A non-leader thread that execs kills the leader and takes over its id.
+    /// An attach that meets this moment is retried; if the exec still gets
+    /// in the way, the answer is a sentence, and nothing stays traced.
+    func testANonLeaderExecDuringAttachIsAnsweredInASentenceAndLeavesNothingTraced() throws {
+        let cycles = Reliability.count(quick: 30, full: 300)
+        let program = try TestTarget("churn", ["thread-exec"])
+        let pid = program.pid
+        let figures = SharedCounters()
+        runOnOwnThread(timeout: 120, "non-leader exec") {
+            for _ in 0..<cycles {
+                do {
+                    let target = try Target.attach(pid: pid)
+                    do {
+                        _ = try target.registers()
+                        _ = try target.maps()
+                        _ = try target.unwinder().backtrace(maxFrames: 64, timeLimit: 2)
+                        figures.add("inspected")
+                    } catch let error as VMScopeError {
+                        _ = error
+                        figures.add("sentence")
+                    }
+                    try? target.detach()
+                } catch let error as VMScopeError {
+                    _ = error
+                    figures.add("sentence")
+                }
+            }
+        }
+        let settled = Reliability.wait(timeout: 5) {
+            Reliability.tracedThreads(pid).isEmpty && Reliability.stoppedThreads(pid).isEmpty
+        }
+        Reliability.report("non-leader-exec", ["cycles": cycles, "inspected": figures["inspected"],
+                                                "answered_with_a_sentence": figures["sentence"],
+                                                "left_traced_or_stopped": settled ? 0 : 1])
+        XCTAssertTrue(settled, "a thread stayed traced or stopped")
+        XCTAssertEqual(figures["inspected"] + figures["sentence"], cycles)
+        XCTAssertGreaterThan(figures["inspected"], cycles / 2)
     }
 
     func testATargetThatExitsDuringAttachIsReportedInASentence() throws {
