@@ -109,6 +109,7 @@ final class ReliabilityAttachCycleTests: XCTestCase {
         // once (libunwind's validation pipe) and keep them.
         var fdsBefore: [String: String] = [:]
         var durations: [Double] = []
+        var cycleTimes: [Double] = []
         var leftStopped = 0, missedThreads = 0, debugRegistersSet = 0, failures = 0
         for cycle in 0..<cycles {
             let started = Reliability.now()
@@ -154,6 +155,7 @@ final class ReliabilityAttachCycleTests: XCTestCase {
                 XCTFail("cycle \(cycle): detach failed: \(error)")
             }
             durations.append(attached - started + Reliability.now() - detachStarted)
+            cycleTimes.append(Reliability.now() - started)
             if !Reliability.stoppedThreads(pid).isEmpty { leftStopped += 1 }
             if cycle == 0 { fdsBefore = openFileDescriptors() }
         }
@@ -189,6 +191,7 @@ final class ReliabilityAttachCycleTests: XCTestCase {
             "checksum_ok": checksum["checksum_ok"] ?? "?", "fds_leaked": fdsLeaked,
             "p50_ms": Reliability.ms(Reliability.percentile(durations, 50)),
             "p99_ms": Reliability.ms(Reliability.percentile(durations, 99)),
+            "cycle_p50_ms": viaShell ? "-" : Reliability.ms(Reliability.percentile(cycleTimes, 50)),
         ])
         guard expectExact else { return lost }
         XCTAssertEqual(failures, 0)

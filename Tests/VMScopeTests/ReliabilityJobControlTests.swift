@@ -51,6 +51,25 @@ final class ReliabilityJobControlTests: XCTestCase {
         XCTAssertEqual(try contCount(program), "1")
     }
 
+    func testEveryThreadOfABusyProcessFollowsSIGSTOPAndSIGCONTSentWhileAttached() throws {
+        let program = try TestTarget("storm", ["4"])
+        let tids = program.startupLines.compactMap { program.fields($0)["tid"].flatMap { pid_t($0) } } + [program.pid]
+        let allIn = { (states: Set<Character>) in tids.allSatisfy { TestTarget.state(of: $0).map(states.contains) == true } }
+        var target = try Target.attach(pid: program.pid)
+        kill(program.pid, SIGSTOP)
+        try target.detach()
+        XCTAssertTrue(Reliability.wait(timeout: 5) { allIn(["T"]) }, "every thread job-control stopped")
+        target = try Target.attach(pid: program.pid)
+        kill(program.pid, SIGCONT)
+        try target.detach()
+        XCTAssertTrue(Reliability.wait(timeout: 5) { allIn(["R", "S"]) }, "every thread running again")
+        let before = program.fields(try program.request("checksum"))["rounds"].flatMap { Int($0) } ?? 0
+        usleep(50_000)
+        let after = program.fields(try program.request("checksum"))
+        XCTAssertGreaterThan(after["rounds"].flatMap { Int($0) } ?? 0, before, "the workers compute again")
+        XCTAssertEqual(after["checksum_ok"], "1")
+    }
+
     func testSIGCONTSentWhileAttachedResumesAStoppedProcessOnce() throws {
         let program = try TestTarget("signals")
         kill(program.pid, SIGSTOP)
