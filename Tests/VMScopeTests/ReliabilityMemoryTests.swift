@@ -98,12 +98,22 @@ final class ReliabilityMemoryTests: XCTestCase {
             let huge = try read(lone.end - 8, Int.max, "length 2^63-1")
             XCTAssertEqual(huge.bytes.count, 8)
             XCTAssertThrowsError(try target.write(UInt64.max - 1, bytes: [1, 2, 3]))
+            // Writes to the userfaultfd page and to [vvar]: an error, at once.
+            for (address, what) in [(uffd, "uffd page"), (maps.first { $0.path == "[vvar]" }?.start ?? 0, "[vvar]")]
+            where address != 0 {
+                let started = Reliability.now()
+                XCTAssertThrowsError(try target.write(address, bytes: [1]), what) { error in
+                    XCTAssertEqual(error as? VMScopeError, .unmapped(address: address), what)
+                }
+                XCTAssertLessThan(Reliability.now() - started, 1, "writing to \(what)")
+                checked.add("reads")
+            }
             // A write to a PROT_NONE page is forced through, as a debugger's poke is.
             try target.write(none, bytes: [0xaa])
             XCTAssertEqual(try read(none, 1, "PROT_NONE after write").bytes, [0xaa])
         }
         let slowest = times.value.max { $0.value < $1.value }
-        Reliability.report("memory", ["reads": checked["reads"], "failures": 0,
+        Reliability.report("memory", ["accesses": checked["reads"], "failures": 0,
                                        "slowest_ms": Reliability.ms(slowest?.value ?? 0),
                                        "slowest": (slowest?.key ?? "-").replacingOccurrences(of: " ", with: "_")])
     }
