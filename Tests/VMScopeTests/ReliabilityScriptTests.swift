@@ -125,6 +125,20 @@ final class ReliabilityScriptTests: XCTestCase {
         XCTAssertEqual(ScriptSafety.unsafeReason(mode: 0o664, owner: 0, group: 100), "it is writable by group 100 (mode 664)")
     }
 
+    func testOutputFilesAreNeverWrittenThroughASymbolicLink() throws {
+        let victim = try write("victim", "keep\n")
+        for (link, args) in [("t.md", ["--transcript"]), ("l.svg", [])] {
+            let path = directory + "/" + link
+            XCTAssertEqual(symlink(victim, path), 0)
+            let run = args.isEmpty
+                ? try runAgainstTarget(["--batch", "-ex", "layout --svg \(path)"])
+                : try runAgainstTarget(["--batch", "--transcript", path, "-ex", "echo hi"])
+            XCTAssertEqual(run.status, 1, run.stderr)
+            XCTAssertTrue(run.stderr.contains("ELOOP"), run.stderr)
+            XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "keep\n", link)
+        }
+    }
+
     func testThereIsNoShellEscape() throws {
         for word in ["shell", "!", "sh", "system", "pipe", "|"] {
             XCTAssertFalse(CommandTable.names.contains(word), "'\(word)' is a command")
