@@ -190,9 +190,10 @@ final class ReliabilityMovingTargetTests: XCTestCase {
 
     func testKilledDuringBtAllTheShellSaysSoAndStaysUsable() throws {
         let program = try TestTarget("churn", ["threads"])
+        let next = try TestTarget("recurse", ["3"])
         var steps = ["-ex", "set on-error continue"]
         for _ in 0..<400 { steps += ["-ex", "bt all"] }
-        steps += ["-ex", "echo still answering", "-ex", "help detach"]
+        steps += ["-ex", "echo still answering", "-ex", "help detach", "-ex", "attach \(next.pid)", "-ex", "bt"]
         let pid = program.pid
         let killer = Thread {
             usleep(300_000)
@@ -203,6 +204,9 @@ final class ReliabilityMovingTargetTests: XCTestCase {
         XCTAssertLessThan(run.status, 128, "vmscope died of a signal: \(run.stderr)")
         XCTAssertTrue(run.stdout.contains("still answering"), String(run.stdout.suffix(500)) + String(run.stderr.suffix(500)))
         XCTAssertTrue(run.stderr.contains("Process \(pid) was killed by SIGKILL"), String(run.stderr.prefix(500)))
+        XCTAssertTrue(run.stdout.contains("Attached to process \(next.pid)"), "a new attach after the death")
+        XCTAssertTrue(run.stdout.contains("recurse+0x"), String(run.stdout.suffix(800)))
+        XCTAssertEqual(tracerPid(next.pid), 0)
     }
 
     func testALeaderThatExitedWhileOthersLiveIsNotCalledAZombie() throws {
