@@ -34,6 +34,26 @@ extension Target {
 
     static let seizeAttempts = 20
 
+    /// Waits for the stop of a thread just seized and interrupted, and
+    /// collects it. An exec by another thread can swallow the interrupt
+    /// (the exec'ing thread reports its exec, takes over the leader's id and
+    /// runs on, still traced): so the wait polls, interrupts again every
+    /// 20 ms, and gives up after 2 s instead of waiting for ever.
+    func awaitStopDuringAttach(_ tid: Int32) throws -> Int32? {
+        let deadline = monotonicSeconds() + 2
+        var nextInterrupt = monotonicSeconds() + 0.02
+        while vms_wait_ready(tid) == 0 {
+            let now = monotonicSeconds()
+            if now > deadline { throw VMScopeError.system(operation: "stop thread \(tid)", errno: ETIMEDOUT) }
+            if now > nextInterrupt {
+                _ = vms_ptrace_interrupt(tid)
+                nextInterrupt = now + 0.02
+            }
+            usleep(200)
+        }
+        return try collectStop(tid)
+    }
+
     /// After the attach: the leader was not held (it looked exited) but is
     /// alive now, so an exec by another thread replaced it meanwhile.
     func execReplacedLeader() -> Bool {

@@ -136,7 +136,7 @@ public final class Target {
             let tid = toWait[index]
             index += 1
             if threads[tid] != nil { continue }
-            if let newThread = try collectStop(tid), !toWait.contains(newThread) {
+            if let newThread = try awaitStopDuringAttach(tid), !toWait.contains(newThread) {
                 toWait.append(newThread)
             }
         }
@@ -189,8 +189,10 @@ public final class Target {
     }
 
     private func releaseAfterFailedAttach() {
+        let held = Set(threadIDs)
         for tid in threadIDs { _ = vms_ptrace_detach(tid, threads[tid]?.pendingSignal ?? 0) }
         threads = [:]
+        detachUnlistedTracees(except: held)
         vms_emergency_clear()
     }
 
@@ -201,6 +203,7 @@ public final class Target {
     /// handed back; a group-stop stays a group-stop.
     public func detach() throws {
         try ensureTracerThread()
+        let held = Set(threadIDs)
         var firstError: VMScopeError?
         for tid in threadIDs {
             let signal = threads[tid]?.pendingSignal ?? 0
@@ -214,6 +217,7 @@ public final class Target {
             threads[tid] = nil
             vms_emergency_remove_thread(tid)
         }
+        detachUnlistedTracees(except: held)
         vms_emergency_clear()
         memory.close()
         handle.close()

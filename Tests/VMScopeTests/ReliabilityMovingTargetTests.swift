@@ -127,13 +127,13 @@ final class ReliabilityMovingTargetTests: XCTestCase {
                         _ = try target.unwinder().backtrace(maxFrames: 64, timeLimit: 2)
                         figures.add("inspected")
                     } catch let error as VMScopeError {
-                        _ = error
                         figures.add("sentence")
+                        figures.add("after attach: \(error)")
                     }
                     try? target.detach()
                 } catch let error as VMScopeError {
-                    _ = error
                     figures.add("sentence")
+                    figures.add("attach: \(error)")
                 }
             }
         }
@@ -143,6 +143,7 @@ final class ReliabilityMovingTargetTests: XCTestCase {
         Reliability.report("non-leader-exec", ["cycles": cycles, "inspected": figures["inspected"],
                                                 "answered_with_a_sentence": figures["sentence"],
                                                 "left_traced_or_stopped": settled ? 0 : 1])
+        print("non-leader exec answers: \(figures.all.filter { $0.key.contains(":") })")
         XCTAssertTrue(settled, "a thread stayed traced or stopped")
         XCTAssertEqual(figures["inspected"] + figures["sentence"], cycles)
         XCTAssertGreaterThan(figures["inspected"], cycles / 2)

@@ -63,6 +63,9 @@ ssize_t vms_process_vm_readv(pid_t pid, void *_Nonnull local, size_t length, uin
 /// personality(0xffffffff) queries without changing.
 int vms_personality(unsigned long persona);
 int vms_tgkill(pid_t tgid, pid_t tid, int sig);
+/// Whether `tid` has a stop or an end to collect, without collecting it
+/// (waitid with WNOHANG | WNOWAIT | __WALL): 1 yes, 0 not yet, -1 errno set.
+int vms_wait_ready(pid_t tid);
 int vms_pidfd_open(pid_t pid);
 /// Signals the process a pidfd names (ESRCH once it has ended, never another process).
 int vms_pidfd_send_signal(int pidfd, int sig);

@@ -19,7 +19,8 @@ public func errorName(_ code: Int32) -> String {
                                   EIO: "EIO", EBADF: "EBADF", ECHILD: "ECHILD", EAGAIN: "EAGAIN",
                                   ENOMEM: "ENOMEM", EACCES: "EACCES", EFAULT: "EFAULT", EBUSY: "EBUSY",
                                   EEXIST: "EEXIST", EINVAL: "EINVAL", ENOEXEC: "ENOEXEC", ENOTDIR: "ENOTDIR",
-                                  EISDIR: "EISDIR", ELOOP: "ELOOP"]
+                                  EISDIR: "EISDIR", ELOOP: "ELOOP",
+                                  ETIMEDOUT: "ETIMEDOUT"]
     let message = String(cString: strerror(code))
     return "\(names[code] ?? "errno \(code)") (\(message))"
 }

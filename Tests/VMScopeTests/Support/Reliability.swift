@@ -100,6 +100,8 @@ final class SharedCounters: @unchecked Sendable {
     func stop() { lock.withLock { stopped = true } }
     func add(_ key: String, _ n: Int = 1) { lock.withLock { values[key, default: 0] += n } }
     subscript(key: String) -> Int { lock.withLock { values[key, default: 0] } }
+    /// Every counter, for a diagnostic line.
+    var all: [String: Int] { lock.withLock { values } }
 }
 
 /// A value shared between a test and a helper thread.
