@@ -26,9 +26,14 @@ let package = Package(
             name: "CReadline",
             providers: [.apt(["libreadline-dev"])]
         ),
+        // Capstone disassembles for `disas` and `nexti`.
+        .systemLibrary(
+            name: "CCapstone",
+            providers: [.apt(["libcapstone-dev"])]
+        ),
         .target(
             name: "VMScopeCore",
-            dependencies: ["CVMScopeShims"]
+            dependencies: ["CVMScopeShims", "CCapstone"]
         ),
         .target(
             name: "VMScopeShell",

@@ -3,12 +3,13 @@
 # Used by `make demo` and `make test`, so a fresh Debian machine with Swift
 # needs nothing else.
 set -eu
-PACKAGES="libunwind-dev libreadline-dev liblzma-dev pkg-config"
+PACKAGES="libunwind-dev libreadline-dev liblzma-dev libcapstone-dev pkg-config"
 
 missing=""
 pkg-config --exists libunwind-ptrace 2>/dev/null || missing="$missing libunwind-dev"
 [ -f /usr/include/readline/readline.h ] || missing="$missing libreadline-dev"
 [ -f /usr/include/lzma.h ] || missing="$missing liblzma-dev"
+[ -f /usr/include/capstone/capstone.h ] || missing="$missing libcapstone-dev"
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 command -v cc >/dev/null 2>&1 || missing="$missing gcc"
 [ -z "$missing" ] && exit 0

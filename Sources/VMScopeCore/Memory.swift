@@ -33,6 +33,17 @@ final class MemoryAccess {
 
     deinit { close() }
 
+    /// An open /proc/PID/mem stays bound to the address space it was opened
+    /// on: after execve it must be opened again.
+    func reopen() {
+        close()
+        memFD = open("/proc/\(pid)/mem", O_RDWR | O_CLOEXEC)
+        if memFD < 0 { memFD = open("/proc/\(pid)/mem", O_RDONLY | O_CLOEXEC) }
+    }
+
+    /// The open /proc/PID/mem (-1 if closed), for the emergency detach.
+    var fileDescriptor: Int32 { memFD }
+
     func close() {
         if memFD >= 0 { Glibc.close(memFD) }
         memFD = -1

@@ -10,6 +10,8 @@ public protocol CommandResult {
 /// How an argument position completes at the prompt.
 public enum ArgumentKind: Sendable {
     case command, register, file, keyword([String]), none
+    /// A symbol of the target's executable or libraries.
+    case symbol
 }
 
 /// The groups `help` lists commands under.
@@ -18,6 +20,7 @@ public enum CommandGroup: String, CaseIterable, Sendable {
     case inspect = "Registers and memory"
     case layout = "The address space"
     case stack = "The stack"
+    case execution = "Running and stopping"
     case shell = "Shell and scripts"
 }
 

@@ -54,7 +54,7 @@ enum Interactive {
             case .register: pool = Registers.allNames.flatMap { [$0, "$" + $0] }
             case .keyword(let words): pool = words
             case .file: return true
-            case .none: pool = []
+            case .none, .symbol: pool = []
             }
         }
         candidates = pool.filter { $0.hasPrefix(text) }.sorted()

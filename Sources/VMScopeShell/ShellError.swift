@@ -9,4 +9,5 @@ public enum ShellError: Error, Equatable {
     case noSuchFile(String, errno: Int32)
     case sourceTooDeep(String)
     case unknownSetting(String)
+    case unknownSymbol(String)
 }
