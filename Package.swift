@@ -31,9 +31,14 @@ let package = Package(
             name: "CCapstone",
             providers: [.apt(["libcapstone-dev"])]
         ),
+        // liblzma, for MiniDebugInfo (.gnu_debugdata is xz-compressed).
+        .systemLibrary(
+            name: "CLZMA",
+            providers: [.apt(["liblzma-dev"])]
+        ),
         .target(
             name: "VMScopeCore",
-            dependencies: ["CVMScopeShims", "CCapstone"]
+            dependencies: ["CVMScopeShims", "CLZMA", "CCapstone"]
         ),
         .target(
             name: "VMScopeShell",

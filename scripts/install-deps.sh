@@ -3,7 +3,7 @@
 # Used by `make demo` and `make test`, so a fresh Debian machine with Swift
 # needs nothing else.
 set -eu
-PACKAGES="libunwind-dev libreadline-dev liblzma-dev libcapstone-dev pkg-config"
+PACKAGES="libunwind-dev libreadline-dev liblzma-dev libcapstone-dev pkg-config libc6-dbg"
 
 missing=""
 pkg-config --exists libunwind-ptrace 2>/dev/null || missing="$missing libunwind-dev"
@@ -11,6 +11,8 @@ pkg-config --exists libunwind-ptrace 2>/dev/null || missing="$missing libunwind-
 [ -f /usr/include/lzma.h ] || missing="$missing liblzma-dev"
 [ -f /usr/include/capstone/capstone.h ] || missing="$missing libcapstone-dev"
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+# libc's static functions (__libc_start_call_main) are named only by its debug file.
+dpkg -s libc6-dbg >/dev/null 2>&1 || missing="$missing libc6-dbg"
 command -v cc >/dev/null 2>&1 || missing="$missing gcc"
 [ -z "$missing" ] && exit 0
 

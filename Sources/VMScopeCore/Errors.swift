@@ -29,6 +29,8 @@ public enum VMScopeError: Error, Equatable, Sendable {
     case unknownRegister(name: String)
     case launchFailed(path: String, errno: Int32)
     case wrongThread(expected: Int32, actual: Int32)
+    /// A file that is not a usable 64-bit little-endian ELF file.
+    case malformedELF(path: String, reason: String)
 }
 
 /// Why the kernel refused to let vmscope trace a process.

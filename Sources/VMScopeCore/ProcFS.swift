@@ -14,6 +14,10 @@ public enum ProcFS {
         public let startBrk: UInt64
         /// Fields 48 to 52.
         public let argStart: UInt64, argEnd: UInt64, envStart: UInt64, envEnd: UInt64
+        /// Fields 26, 27, 28 (start_code, end_code, start_stack: where argc sat
+        /// at exec) and 45, 46 (start_data, end_data).
+        public var startCode: UInt64 = 0, endCode: UInt64 = 0, startStack: UInt64 = 0
+        public var startData: UInt64 = 0, endData: UInt64 = 0
     }
 
     public static func stat(_ path: String) -> Stat? {
@@ -26,7 +30,9 @@ public enum ProcFS {
         }
         guard let state = rest.first?.first else { return nil }
         return Stat(state: state, flags: field(9), startTime: field(22), startBrk: field(47),
-                    argStart: field(48), argEnd: field(49), envStart: field(50), envEnd: field(51))
+                    argStart: field(48), argEnd: field(49), envStart: field(50), envEnd: field(51),
+                    startCode: field(26), endCode: field(27), startStack: field(28),
+                    startData: field(45), endData: field(46))
     }
 
     public static func stat(pid: Int32) -> Stat? { stat("/proc/\(pid)/stat") }

@@ -8,10 +8,9 @@ public protocol CommandResult {
 }
 
 /// How an argument position completes at the prompt.
+/// `symbol`: a symbol name of the target's modules; `thread`: a traced tid.
 public enum ArgumentKind: Sendable {
-    case command, register, file, keyword([String]), none
-    /// A symbol of the target's executable or libraries.
-    case symbol
+    case command, register, file, keyword([String]), symbol, thread, none
 }
 
 /// The groups `help` lists commands under.
@@ -38,14 +37,17 @@ public struct CommandSpec: Sendable {
     public let arguments: [ArgumentKind]
     /// The command takes the rest of the line as it was typed (echo).
     public let rawText: Bool
+    /// At the prompt, an empty line runs this command again (stepping, as in GDB).
+    public let repeatsOnEmptyLine: Bool
 
     public init(name: String, aliases: [String] = [], group: CommandGroup, usage: String, summary: String,
                 example: String, needsTarget: Bool = false, arguments: [ArgumentKind] = [],
-                rawText: Bool = false) {
+                rawText: Bool = false, repeatsOnEmptyLine: Bool = false) {
         self.name = name; self.aliases = aliases; self.group = group; self.usage = usage
         self.summary = summary; self.example = example; self.needsTarget = needsTarget
         self.arguments = arguments
         self.rawText = rawText
+        self.repeatsOnEmptyLine = repeatsOnEmptyLine
     }
 }
 

@@ -15,10 +15,11 @@ public struct CommandLineOptions: Equatable {
     public var noColor = false
     public var aslr = false
     public var help = false
+    public var transcript: String?
 
     public static let usage = """
         Usage: vmscope [--pid PID | -- PROGRAM ARGS...] [-x FILE]... [-ex COMMAND]...
-                       [--batch] [--json] [--no-color] [--aslr]
+                       [--batch] [--json] [--no-color] [--aslr] [--transcript FILE.md]
           --pid PID     attach to a running process (all its threads)
           -- PROGRAM    start PROGRAM traced, stopped at its first instruction
           -x FILE       run the commands in FILE
@@ -27,6 +28,7 @@ public struct CommandLineOptions: Equatable {
           --json        print each command's result as one JSON object a line
           --no-color    no colour (also NO_COLOR=1, or when output is not a terminal)
           --aslr        keep address-space randomisation for a started PROGRAM
+          --transcript FILE.md  write the session as Markdown (each command and its output in a code block)
         """
 
     public struct Problem: Error, Equatable {
@@ -59,6 +61,7 @@ public struct CommandLineOptions: Equatable {
             case "--json": options.json = true
             case "--no-color", "--no-colour": options.noColor = true
             case "--aslr": options.aslr = true
+            case "--transcript": options.transcript = try value(for: argument)
             case "-h", "--help": options.help = true
             default:
                 throw Problem(message: "Unknown option '\(sanitized(argument, limit: 40))'.")

@@ -17,6 +17,8 @@ public final class Session {
     public let execution = ExecutionState()
     /// Errors reported so far; a batch run exits 1 if any.
     public var errorCount = 0
+    /// The shell's own state: transcript, stable names, the line an empty line repeats.
+    public let shellState = ShellState()
 
     public struct Settings {
         public var json = false

@@ -10,4 +10,6 @@ public enum ShellError: Error, Equatable {
     case sourceTooDeep(String)
     case unknownSetting(String)
     case unknownSymbol(String)
+    case cannotWrite(String, errno: Int32)
+    case unknownTopic(String, topics: [String])
 }

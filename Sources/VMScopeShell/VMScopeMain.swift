@@ -51,6 +51,12 @@ public enum VMScopeMain {
         let session = Session(settings: settings, output: StandardOutput())
         let dispatcher = Dispatcher(session: session)
         defer { session.release() }
+        if let path = options.transcript {
+            do { session.shellState.transcript = try Transcript(path: path) } catch {
+                dispatcher.report(error, line: "--transcript \(path)", location: nil)
+                return 1
+            }
+        }
 
         // The process first: scripts expect it.
         let start: String? = options.pid.map { "attach \($0)" }
@@ -101,9 +107,15 @@ public enum VMScopeMain {
         Interactive.install(for: session)
         while !session.quitRequested {
             _ = vms_take_interrupt()
-            guard let line = Interactive.readLine(prompt: "(vmscope) ") else {
+            guard let typed = Interactive.readLine(prompt: "(vmscope) ") else {
                 session.output.write("\n")
                 break  // Ctrl-D
+            }
+            // An empty line repeats a stepping command, as in GDB.
+            let blank = typed.trimmingCharacters().isEmpty
+            guard let line = blank ? session.shellState.repeatLine : typed else { continue }
+            if !blank {
+                session.shellState.repeatLine = dispatcher.command(for: line)?.spec.repeatsOnEmptyLine == true ? line : nil
             }
             do { try dispatcher.execute(line) } catch is ScriptStopped {
             } catch {

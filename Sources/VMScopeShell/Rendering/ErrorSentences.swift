@@ -63,6 +63,8 @@ func sentence(for error: VMScopeError) -> String {
         return "Cannot start '\(sanitized(path))': \(errorName(code))."
     case .wrongThread(let expected, let actual):
         return "Internal error: ptrace was called from thread \(actual), but thread \(expected) is the tracer."
+    case .malformedELF(let path, let reason):
+        return "'\(sanitized(path))' is not a usable ELF file: \(sanitized(reason))."
     }
 }
 
@@ -103,5 +105,9 @@ func sentence(for error: ShellError) -> String {
         return "No symbol named '\(sanitized(name, limit: 128))' in the target's executable or libraries (an address such as 0x401136 works too)."
     case .unknownSetting(let name):
         return "There is no setting '\(sanitized(name, limit: 40))'; try reg, on-error or color."
+    case .cannotWrite(let path, let code):
+        return "Cannot write '\(sanitized(path))': \(errorName(code))."
+    case .unknownTopic(let topic, let topics):
+        return "There is no topic '\(sanitized(topic, limit: 40))'; the topics are \(topics.joined(separator: ", "))."
     }
 }

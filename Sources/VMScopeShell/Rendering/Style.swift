@@ -9,10 +9,17 @@ public struct Style: Sendable {
     }
 
     public let enabled: Bool
+    /// With --symbolic: stable names for process and thread ids (see `id`).
+    public var idNames: [Int32: String] = [:]
 
     public init(enabled: Bool) { self.enabled = enabled }
 
     public static let plain = Style(enabled: false)
+
+    /// A process or thread id as shown: the number, or with --symbolic a
+    /// name that repeats run to run (`PID`, `TID1`...). Use it for ids in
+    /// table cells, whose widths must not depend on the number's digits.
+    public func id(_ value: Int32) -> String { idNames[value] ?? String(value) }
 
     /// The colour decision for standard output.
     public static func forStandardOutput(noColorFlag: Bool) -> Style {

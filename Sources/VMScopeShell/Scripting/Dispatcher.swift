@@ -24,9 +24,18 @@ struct Dispatcher {
 
     private func run(_ command: any ShellCommand.Type, _ arguments: [String], line: String) throws -> Bool {
         if command.spec.needsTarget { _ = try session.requireTarget() }
+        // Ids are named before the command (kill forgets its target) and after (run finds one).
+        session.shellState.stableNames.learn(session.target)
         let result = try command.run(arguments, in: session)
-        emit(result, line: line)
+        session.shellState.stableNames.learn(session.target)
+        emit(result, line: line, isEcho: ObjectIdentifier(command) == ObjectIdentifier(EchoCommand.self))
         return true
+    }
+
+    /// The command a line would run, without running it (for the empty-line repeat).
+    func command(for line: String) -> (any ShellCommand.Type)? {
+        guard let words = try? Tokenizer.split(line), !words.isEmpty, !words[0].hasPrefix("#") else { return nil }
+        return try? resolve(words).0
     }
 
     /// Two-word aliases ("info registers", "i r") first, then one word.
@@ -49,25 +58,39 @@ struct Dispatcher {
         return String(rest.drop(while: { $0 == " " || $0 == "\t" }))
     }
 
-    func emit(_ result: CommandResult, line: String) {
+    func emit(_ result: CommandResult, line: String, isEcho: Bool = false) {
+        let names = session.shellState.stableNames
+        let shown: String
         if session.settings.json {
-            session.output.write(JSON.object([("command", .string(line)), ("result", result.json)]).serialized + "\n")
+            shown = names.apply(JSON.object([("command", .string(line)), ("result", result.json)]).serialized)
+            session.output.write(shown + "\n")
         } else {
-            let text = result.text(session.settings.style)
-            if !text.isEmpty { session.output.write(text + "\n") }
+            shown = names.apply(result.text(names.style(session.settings.style)))
+            if !shown.isEmpty { session.output.write(shown + "\n") }
+        }
+        guard let transcript = session.shellState.transcript else { return }
+        if isEcho && !session.settings.json {
+            transcript.paragraph(shown)
+        } else if !shown.isEmpty {
+            transcript.record(command: names.apply(line), output: shown)
         }
     }
 
     /// Reports an error, with its origin (`FILE:LINE`) when it has one.
     func report(_ error: Error, line: String, location: String?) {
-        let message = sentence(for: error)
+        let names = session.shellState.stableNames
+        let message = names.apply(sentence(for: error))
+        let shown: String
         if session.settings.json {
             var fields: [(String, JSON)] = [("command", .string(line)), ("error", .string(message))]
             if let location { fields.append(("location", .string(location))) }
-            session.output.write(JSON.object(fields).serialized + "\n")
+            shown = names.apply(JSON.object(fields).serialized)
+            session.output.write(shown + "\n")
         } else {
             let prefix = location.map { "\($0): " } ?? "error: "
-            session.output.writeError(prefix + message + "\n")
+            shown = prefix + message
+            session.output.writeError(shown + "\n")
         }
+        session.shellState.transcript?.record(command: names.apply(line), output: shown)
     }
 }
