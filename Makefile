@@ -4,7 +4,7 @@ SWIFT        ?= swift
 TESTTARGETS  := $(CURDIR)/.build/testtargets
 BIN_DIR       = $(shell $(SWIFT) build --show-bin-path)
 
-.PHONY: all deps build testtargets demo test clean
+.PHONY: all deps build testtargets demo test golden clean
 
 all: build
 
@@ -22,6 +22,12 @@ demo: build testtargets
 
 test: build testtargets
 	VMSCOPE_BIN=$(BIN_DIR)/vmscope VMSCOPE_TESTTARGETS=$(TESTTARGETS) $(SWIFT) test
+
+# Regenerates examples/golden/*.md from examples/*.vms when a change of
+# output is intended (review the diff before committing).
+golden: build testtargets
+	VMSCOPE_UPDATE_GOLDEN=1 VMSCOPE_BIN=$(BIN_DIR)/vmscope VMSCOPE_TESTTARGETS=$(TESTTARGETS) \
+		$(SWIFT) test --filter ExampleTranscriptTests
 
 clean:
 	$(SWIFT) package clean

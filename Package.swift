@@ -20,6 +20,8 @@ let package = Package(
                 .linkedLibrary("unwind-generic"),
                 .linkedLibrary("unwind"),
                 .linkedLibrary("lzma"),
+                // libdw (elfutils): file:line from DWARF for backtraces.
+                .linkedLibrary("dw"),
             ]
         ),
         .systemLibrary(

@@ -36,6 +36,8 @@ public final class Target {
     /// Called before the target runs again or is let go: caches of its
     /// memory (unwinder, symbols of the stop) must be dropped then.
     private var resumeObservers: [() -> Void] = []
+    /// The stack unwinder (Unwind/), made on first use and kept across stops.
+    var unwinderStorage: Unwinder?
 
     public var threadIDs: [Int32] { threads.keys.sorted() }
     public var isAttached: Bool { exitStatus == nil && !threads.isEmpty }
@@ -222,6 +224,7 @@ public final class Target {
         }
         vms_emergency_clear()
         memory.close()
+        releaseUnwinder()
         if let firstError { throw firstError }
     }
 
@@ -231,6 +234,7 @@ public final class Target {
         notifyResume()
         vms_emergency_clear()
         memory.close()
+        releaseUnwinder()
         guard exitStatus == nil else { threads = [:]; return }
         _ = Glibc.kill(pid, SIGKILL)
         for tid in threadIDs where tid != pid { reapIfGone(tid, blocking: true) }
@@ -284,7 +288,10 @@ public final class Target {
     /// run again or be let go.
     public func onResume(_ observer: @escaping () -> Void) { resumeObservers.append(observer) }
 
-    func notifyResume() { for observer in resumeObservers { observer() } }
+    func notifyResume() {
+        willResume()
+        for observer in resumeObservers { observer() }
+    }
 
     // MARK: checks
 

@@ -8,9 +8,10 @@ public protocol CommandResult {
 }
 
 /// How an argument position completes at the prompt.
-/// `symbol`: a symbol name of the target's modules; `thread`: a traced tid.
+/// `symbol`: a symbol name of the target's modules; `address`: a `$register`
+/// or a symbol (for commands that take either); `thread`: a traced tid.
 public enum ArgumentKind: Sendable {
-    case command, register, file, keyword([String]), symbol, thread, none
+    case command, register, file, keyword([String]), symbol, address, thread, none
 }
 
 /// The groups `help` lists commands under.

@@ -14,12 +14,13 @@ public struct CommandLineOptions: Equatable {
     public var json = false
     public var noColor = false
     public var aslr = false
+    public var symbolic = false
     public var help = false
     public var transcript: String?
 
     public static let usage = """
         Usage: vmscope [--pid PID | -- PROGRAM ARGS...] [-x FILE]... [-ex COMMAND]...
-                       [--batch] [--json] [--no-color] [--aslr] [--transcript FILE.md]
+                       [--batch] [--json] [--no-color] [--aslr] [--symbolic] [--transcript FILE.md]
           --pid PID     attach to a running process (all its threads)
           -- PROGRAM    start PROGRAM traced, stopped at its first instruction
           -x FILE       run the commands in FILE
@@ -28,6 +29,7 @@ public struct CommandLineOptions: Equatable {
           --json        print each command's result as one JSON object a line
           --no-color    no colour (also NO_COLOR=1, or when output is not a terminal)
           --aslr        keep address-space randomisation for a started PROGRAM
+          --symbolic    show addresses relative to their band (heap+0x10, libc.so.6+0x29d90)
           --transcript FILE.md  write the session as Markdown (each command and its output in a code block)
         """
 
@@ -61,6 +63,7 @@ public struct CommandLineOptions: Equatable {
             case "--json": options.json = true
             case "--no-color", "--no-colour": options.noColor = true
             case "--aslr": options.aslr = true
+            case "--symbolic": options.symbolic = true
             case "--transcript": options.transcript = try value(for: argument)
             case "-h", "--help": options.help = true
             default:

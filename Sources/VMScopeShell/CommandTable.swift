@@ -10,11 +10,11 @@ public enum CommandTable {
     ]
 
     nonisolated(unsafe) static let inspectCommands: [any ShellCommand.Type] = [
-        RegsCommand.self, SetCommand.self, ExamineCommand.self, MapsCommand.self,
+        RegsCommand.self, SetCommand.self, ExamineCommand.self,
     ]
 
     nonisolated(unsafe) static let shellCommands: [any ShellCommand.Type] = [
-        HelpCommand.self, EchoCommand.self, SourceCommand.self, QuitCommand.self,
+        HelpCommand.self, EchoCommand.self, SourceCommand.self, QuitCommand.self, ExplainCommand.self,
     ]
 
     /// Every name and alias, for completion.
@@ -26,7 +26,11 @@ public enum CommandTable {
         if let exact = all.first(where: { $0.spec.name == word || $0.spec.aliases.contains(word) }) {
             return exact
         }
-        let matches = all.filter { $0.spec.name.hasPrefix(word) }
+        // A prefix of a name or of a one-word alias ("bac" is backtrace, an alias of bt).
+        let matches = all.filter { command in
+            command.spec.name.hasPrefix(word)
+                || command.spec.aliases.contains { !$0.contains(" ") && $0.hasPrefix(word) }
+        }
         if matches.count == 1 { return matches[0] }
         if matches.isEmpty { throw ShellError.unknownCommand(word) }
         throw ShellError.ambiguousCommand(word, matches.map { $0.spec.name }.sorted())

@@ -23,8 +23,19 @@ enum Interactive {
 
     private enum ReadResult { case line(String), endOfFile }
 
-    /// Symbol names of the target for completion (set where symbols are known).
-    nonisolated(unsafe) static var symbolNames: (Session) -> [String] = { _ in [] }
+    /// The function and object names of the target's modules (executable,
+    /// libraries, vdso), from the session's ModuleCache (files parsed once).
+    static func symbolNames(_ session: Session) -> [String] {
+        guard let target = session.target, target.isAttached, let maps = try? target.maps() else { return [] }
+        var names = Set<String>()
+        for module in session.modules.modules(pid: target.pid, maps: maps) {
+            guard let elf = session.modules.elf(for: module) else { continue }
+            for symbol in elf.symbols.all where (symbol.isFunction || symbol.isObject) && !symbol.name.isEmpty {
+                names.insert(symbol.name)
+            }
+        }
+        return Array(names)
+    }
 
     /// Reads one line; nil at end of input (Ctrl-D on an empty line).
     /// A Ctrl-C discards what was typed and shows a fresh prompt.
@@ -42,6 +53,7 @@ enum Interactive {
                 }
                 continue
             }
+            if descriptor.revents & Int16(POLLNVAL) != 0 { rl_callback_handler_remove(); return nil }  // stdin closed
             if descriptor.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { rl_callback_read_char() }
         }
         guard case .line(let line)? = finished else { return nil }
@@ -60,9 +72,11 @@ enum Interactive {
     /// What the readline manual prescribes for SIGINT in callback mode:
     /// drop the line and any search or argument in progress, restore the terminal.
     private static func discardLine() {
-        writeAll(STDOUT_FILENO, "^C")  // where the cursor is, as a terminal echoes it
         rl_free_line_state()
-        rl_callback_sigcleanup()
+        rl_callback_sigcleanup()  // ends a Ctrl-R search: redisplays the line it found
+        ReadlineGlobals.point.pointee = ReadlineGlobals.end.pointee  // the cursor to the line's end
+        rl_redisplay()
+        writeAll(STDOUT_FILENO, "^C")  // after the line, where a terminal would echo it
         rl_cleanup_after_signal()
         let transient: UInt = 0x0000080 | 0x0000100 | 0x0000400 | 0x0100000 | 0x0200000
         ReadlineGlobals.readlineState.pointee &= ~transient  // ISEARCH NSEARCH NUMERICARG VIMOTION MULTIKEY
@@ -107,7 +121,9 @@ enum Interactive {
     private static func loadHistory() {
         guard let path = historyPath() else { return }
         if let slash = path.lastIndex(of: "/"), path.hasSuffix("/vmscope/history") {
-            _ = mkdir(String(path[..<slash]), 0o700)
+            let folder = String(path[..<slash])
+            _ = mkdir(String(folder.dropLast("/vmscope".count)), 0o700)  // XDG_STATE_HOME itself may not exist yet
+            _ = mkdir(folder, 0o700)
         }
         // append_history needs the file to exist.
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
@@ -157,7 +173,8 @@ enum Interactive {
     /// `arguments` say for that position (the last kind repeats).
     static func completion(before: String, session: Session?) -> Completion {
         let words = (try? Tokenizer.split(before)) ?? []
-        if words.isEmpty { return .words(CommandTable.all.map { $0.spec.name }) }
+        let commandWords = CommandTable.names.filter { !$0.contains(" ") }  // names and one-word aliases
+        if words.isEmpty { return .words(commandWords) }
         var command = try? CommandTable.lookup(words[0])
         var consumed = 1
         if words.count >= 2 {  // two-word aliases: "info registers", "i r"
@@ -179,11 +196,12 @@ enum Interactive {
         let position = words.count - consumed
         let kind = kinds.isEmpty ? .none : kinds[min(position, kinds.count - 1)]
         switch kind {
-        case .command: return .words(CommandTable.names.filter { !$0.contains(" ") })
+        case .command: return .words(commandWords)
         case .register: return .words(Registers.allNames.flatMap { [$0, "$" + $0] })
         case .keyword(let options): return .words(options)
         case .file: return .file
         case .symbol: return .words(session.map(symbolNames) ?? [])
+        case .address: return .words(Registers.allNames.map { "$" + $0 } + (session.map(symbolNames) ?? []))
         case .thread:
             guard let target = session?.target, target.isAttached else { return .words([]) }
             return .words(target.threadIDs.map { String($0) })
@@ -214,6 +232,8 @@ enum ReadlineGlobals {
     nonisolated(unsafe) static let lineBuffer = address("rl_line_buffer", UnsafeMutablePointer<CChar>?.self)
     nonisolated(unsafe) static let catchSignals = address("rl_catch_signals", Int32.self)
     nonisolated(unsafe) static let done = address("rl_done", Int32.self)
+    nonisolated(unsafe) static let point = address("rl_point", Int32.self)
+    nonisolated(unsafe) static let end = address("rl_end", Int32.self)
     nonisolated(unsafe) static let readlineState = address("rl_readline_state", UInt.self)
     nonisolated(unsafe) static let historyLength = address("history_length", Int32.self)
     nonisolated(unsafe) static let historyBase = address("history_base", Int32.self)

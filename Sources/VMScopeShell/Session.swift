@@ -5,7 +5,9 @@ import VMScopeCore
 public final class Session {
     public var target: Target?
     /// The thread commands act on; the main thread unless `thread TID` chose another.
-    public var selectedThread: Int32?
+    public var selectedThread: Int32? { didSet { selectedFrame = 0 } }
+    /// The frame `frame`, `up` and `down` select (0: innermost) in the selected thread.
+    public var selectedFrame = 0
     public var settings: Settings
     /// Where text and JSON go. Tests capture it; the executable writes stdout.
     public let output: OutputSink
@@ -25,7 +27,14 @@ public final class Session {
         public var style = Style.plain
         public var onErrorStop = true
         public var disableASLR = true
+        /// Print addresses relative to their band (`heap+0x10`), so runs under ASLR compare equal.
+        public var symbolic = false
     }
+
+    /// Parsed ELF files of the target's modules, read once per session.
+    public let modules = ModuleCache()
+    /// brk(0) results, kept while the target has not run.
+    public let programBreaks = ProgramBreakCache()
 
     public init(settings: Settings, output: OutputSink) {
         self.settings = settings

@@ -48,9 +48,11 @@ public enum VMScopeMain {
         settings.json = options.json
         settings.style = options.json ? .plain : Style.forStandardOutput(noColorFlag: options.noColor)
         settings.disableASLR = !options.aslr
+        settings.symbolic = options.symbolic
         let session = Session(settings: settings, output: StandardOutput())
         let dispatcher = Dispatcher(session: session)
         defer { session.release() }
+        session.shellState.stableNamesPinned = options.symbolic
         if let path = options.transcript {
             do { session.shellState.transcript = try Transcript(path: path) } catch {
                 dispatcher.report(error, line: "--transcript \(path)", location: nil)

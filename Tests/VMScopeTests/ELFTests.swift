@@ -116,6 +116,48 @@ final class ELFTests: XCTestCase {
         XCTAssertNotNil(damaged.symbols.symbol(named: "stdout"), ".dynsym (a copy-relocated stdout) stays")
     }
 
+    /// A section table claiming 60,000 symbol tables that all read the whole
+    /// file through one string table: bounded work and memory, no trap.
+    func testManyClaimedSymbolTablesStayBounded() throws {
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: TestTarget.path("recurse"))))
+        let size = UInt64(bytes.count)
+        func put(_ value: UInt64, _ width: Int, into array: inout [UInt8], at offset: Int) {
+            for i in 0..<width { array[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
+        }
+        func header(type: UInt64, link: UInt64, entrySize: UInt64) -> [UInt8] {
+            var h = [UInt8](repeating: 0, count: 64)
+            put(type, 4, into: &h, at: 4)
+            put(0, 8, into: &h, at: 24)        // offset
+            put(size, 8, into: &h, at: 32)     // size: the whole file
+            put(link, 4, into: &h, at: 40)
+            put(entrySize, 8, into: &h, at: 56)
+            return h
+        }
+        var table = [UInt8](repeating: 0, count: 64)
+        table += header(type: 3, link: 0, entrySize: 0)
+        for _ in 0..<60_000 { table += header(type: 2, link: 1, entrySize: 24) }
+        put(size, 8, into: &bytes, at: 40)     // e_shoff
+        put(60_002, 2, into: &bytes, at: 60)   // e_shnum
+        put(0, 2, into: &bytes, at: 62)        // e_shstrndx
+        bytes += table
+        let started = Date()
+        let file = try ELFFile(bytes: bytes, name: "many tables")
+        XCTAssertEqual(file.sections.count, 60_002)
+        _ = file.symbols.symbol(containing: file.entry)
+        // Reading all 60,000 would copy the file 60,000 times (1 GB) and take seconds.
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2)
+    }
+
+    /// 50,000 distinct symbols at one address: built in bounded time.
+    func testManySymbolsAtOneAddressStayFast() {
+        let symbols = (0..<50_000).map { ELFSymbol(name: "s\($0)", value: 0x1000, size: 0, isFunction: true, isObject: false, isLocal: false) }
+        let started = Date()
+        let table = SymbolTable(symbols)
+        XCTAssertEqual(table.count, 50_000)
+        XCTAssertEqual(table.symbol(containing: 0x1000)?.symbol.value, 0x1000)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "quadratic deduplication would take minutes")
+    }
+
     func testDemangle() {
         XCTAssertEqual(demangle("_ZN3foo3barEv"), "foo::bar()")
         XCTAssertEqual(demangle("_ZNSt6vectorIiSaIiEE9push_backERKi"), "std::vector<int, std::allocator<int> >::push_back(int const&)")

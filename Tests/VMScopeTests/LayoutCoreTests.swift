@@ -32,6 +32,49 @@ final class LayoutCoreTests: XCTestCase {
         XCTAssertEqual(program.fields(try program.request("brk"))["brk"].flatMap(program.parseHex), previous)
     }
 
+    /// Signals that arrive while brk(0) runs are neither lost nor invented:
+    /// they are handed back and delivered after detach; a busy loop's
+    /// registers survive (its checksum stays right).
+    func testSignalsArrivingDuringInjectionAreHandedBack() throws {
+        let program = try TestTarget("signals", ["busy"])
+        usleep(50_000)
+        let target = try Target.attach(pid: program.pid)
+        // Queued while the thread is stopped: the single-step meets them first.
+        kill(program.pid, SIGUSR1)
+        kill(program.pid, SIGUSR2)
+        let stat = try XCTUnwrap(ProcFS.stat(pid: program.pid))
+        let brk = try target.programBreak()
+        XCTAssertGreaterThanOrEqual(brk, stat.startBrk)
+        XCTAssertNotEqual(target.threads[program.pid]?.pendingSignal, 0)
+        try target.detach()
+        var counts: [String: String] = [:]
+        for _ in 0..<50 {
+            counts = program.fields(try program.request("count"))
+            if counts["usr1"] == "1" && counts["usr2"] == "1" { break }
+            usleep(20_000)
+        }
+        XCTAssertEqual(counts["usr1"], "1")
+        XCTAssertEqual(counts["usr2"], "1")
+        XCTAssertEqual(program.fields(try program.request("checksum"))["checksum_ok"], "1")
+    }
+
+    /// A group-stopped process (SIGSTOP) is not run to read its break: that
+    /// would end the stop. vmscope says why and leaves it stopped.
+    func testNoInjectionIntoAGroupStop() throws {
+        let program = try TestTarget("recurse", ["2"])
+        kill(program.pid, SIGSTOP)
+        for _ in 0..<100 where program.state() != "T" { usleep(10_000) }
+        XCTAssertEqual(program.state(), "T")
+        let target = try Target.attach(pid: program.pid)
+        XCTAssertThrowsError(try target.programBreak()) { error in
+            XCTAssertEqual((error as? VMScopeError)?.errnoValue, EBUSY)
+        }
+        try target.detach()
+        usleep(50_000)
+        XCTAssertEqual(program.state(), "T")
+        kill(program.pid, SIGCONT)
+    }
+
     /// A launched process at its first instruction has never called brk:
     /// the break is start_brk (field 47).
     func testBreakAtFirstInstructionIsStartBrk() throws {
@@ -42,7 +85,14 @@ final class LayoutCoreTests: XCTestCase {
         XCTAssertFalse(try target.maps().contains { $0.path == "[heap]" })
         let cache = ProgramBreakCache()
         XCTAssertEqual(try cache.programBreak(of: target), stat.startBrk)
+        // The second call of the same stop is served from the cache: the
+        // thread does not run (its context-switch counts stay put).
+        let switches = { ProcFS.status(pid: target.pid).map { ($0["voluntary_ctxt_switches"] ?? "") + "/" + ($0["nonvoluntary_ctxt_switches"] ?? "") } }
+        let before = switches()
         XCTAssertEqual(try cache.programBreak(of: target), stat.startBrk)
+        XCTAssertEqual(switches(), before)
+        _ = try target.programBreak()
+        XCTAssertNotEqual(switches(), before, "an injection does show in the counters")
     }
 
     func testAuxiliaryVectorAndLinkMapAgreeWithMaps() throws {
@@ -67,6 +117,24 @@ final class LayoutCoreTests: XCTestCase {
         let exe = try XCTUnwrap(maps.first { $0.path.hasSuffix("/heapgrow") && $0.offset == 0 })
         XCTAssertEqual(list.executableBias, exe.start)
         XCTAssertEqual(list.entries.first?.base, exe.start)
+    }
+
+    /// The block at the top of the main stack, read word by word from the
+    /// process, counts exactly the arguments and environment it was given.
+    func testArgumentBlockCountsWhatExecReceived() throws {
+        let target = try Target.launch(path: TestTarget.path("recurse"), arguments: ["2", "x y"],
+                                       environment: ["A=1", "B=two", "C="])
+        defer { try? target.kill() }
+        let space = try AddressSpace.capture(target: target, programBreak: nil, modules: nil, linkMap: false)
+        let block = try XCTUnwrap(space.argumentBlock)
+        XCTAssertEqual(block.argc, 3)
+        XCTAssertEqual(block.environmentCount, 3)
+        XCTAssertEqual(block.auxvCount, try AuxiliaryVector.read(pid: target.pid).entries.count)
+        XCTAssertEqual(block.start, try target.registers().rsp, "at exec, rsp points at argc")
+        let stack = try XCTUnwrap(space.mainStack)
+        XCTAssertTrue(block.arraysEnd <= block.stringsStart && block.stringsEnd < stack.end)
+        let names = space.bands(full: false).filter { $0.kind == "args" }.map(\.name)
+        XCTAssertEqual(names.count, 4, "\(names)")
     }
 
     func testCanonicalClassification() {

@@ -17,7 +17,8 @@ final class ShellInteractiveTests: XCTestCase {
             self.tmux = tmux
             let exports = environment.map { "\($0.key)=\(Terminal.quote($0.value))" }.joined(separator: " ")
             // The pane stays after vmscope exits, so its last words can be read.
-            let command = "env \(exports) \(([VMScope.binary] + arguments).map(Terminal.quote).joined(separator: " "))"
+            // NO_COLOR from the test runner's own environment must not leak in.
+            let command = "env -u NO_COLOR \(exports) \(([VMScope.binary] + arguments).map(Terminal.quote).joined(separator: " "))"
                 + "; echo \"[vmscope exited $?]\"; sleep 60"
             try run(["new-session", "-d", "-s", "t", "-x", "160", "-y", "50", command])
         }
@@ -38,6 +39,8 @@ final class ShellInteractiveTests: XCTestCase {
         func type(_ text: String) throws { try run(["send-keys", "-t", "t", "-l", text]) }
 
         var screen: String { (try? run(["capture-pane", "-p", "-t", "t", "-S", "-200"])) ?? "" }
+        /// The screen with its colour escapes.
+        var colouredScreen: String { (try? run(["capture-pane", "-p", "-e", "-t", "t", "-S", "-200"])) ?? "" }
 
         /// Waits until the screen satisfies `condition`; returns the screen.
         @discardableResult
@@ -87,7 +90,7 @@ final class ShellInteractiveTests: XCTestCase {
     func testTabCompletesCommandNamesRegistersAndKeywords() throws {
         let program = try TestTarget("signals")
         let terminal = try shell(["--pid", "\(program.pid)"])
-        let names = CommandTable.all.map { $0.spec.name }
+        let names = CommandTable.names
         // The issue's own example once the stack commands exist; "ech" always.
         let (prefix, expected) = names.contains("backtrace") ? ("ba", "backtrace") : ("ech", "echo")
         try terminal.type(prefix)
@@ -150,11 +153,49 @@ final class ShellInteractiveTests: XCTestCase {
         XCTAssertFalse(screen.contains("\nrip "), "the interrupted line must not run:\n\(screen)")
         XCTAssertTrue(screen.contains("(vmscope) echo still here"), "a fresh, empty prompt:\n\(screen)")
         XCTAssertEqual(tracerPid(program.pid), tracer, "still attached after Ctrl-C")
+        // Ctrl-C also ends a Ctrl-R search without running what it found.
+        try terminal.keys("C-r")
+        try terminal.type("still")
+        try terminal.wait(for: "`still': echo still here")
+        try terminal.keys("C-c")
+        try terminal.wait(for: "(vmscope) echo still here^C")
+        try terminal.type("echo done")
+        try terminal.keys("Enter")
+        let after = try terminal.wait(for: "\ndone")
+        XCTAssertEqual(after.components(separatedBy: "\nstill here").count - 1, 1, after)
 
         try terminal.keys("C-d")
         try terminal.wait(for: "[vmscope exited 0]")
         XCTAssertEqual(tracerPid(program.pid), 0)
         XCTAssertEqual(program.fields(try program.request("count"))["usr1"], "0", "it answers: it runs")
+    }
+
+    func testColourOnATerminalButNotWithNoColorOrThroughAPipe() throws {
+        let program = try TestTarget("signals")
+        func legendIsPainted(_ arguments: [String], environment: [String: String] = [:]) throws -> Bool {
+            let terminal = try Terminal(arguments, environment: ["XDG_STATE_HOME": stateHome.path, "TERM": "xterm"]
+                .merging(environment) { $1 })
+            try terminal.wait(for: "(vmscope)")
+            try terminal.type("help")
+            try terminal.keys("Enter")
+            try terminal.wait(for: "Legend", count: 1, timeout: 10)
+            return terminal.colouredScreen.contains("\u{1B}[31mcode")
+        }
+        XCTAssertTrue(try legendIsPainted(["--pid", "\(program.pid)"]), "a terminal gets colour")
+        // Without colour the legend is not printed at all; wait for the prompt after help instead.
+        for (arguments, environment) in [(["--no-color"], [:]), ([], ["NO_COLOR": "1"])] {
+            let terminal = try Terminal(["--pid", "\(program.pid)"] + arguments,
+                                        environment: ["XDG_STATE_HOME": stateHome.path, "TERM": "xterm"].merging(environment) { $1 })
+            try terminal.wait(for: "(vmscope)")
+            try terminal.type("help")
+            try terminal.keys("Enter")
+            try terminal.wait(for: "(vmscope)", count: 2)
+            XCTAssertFalse(terminal.colouredScreen.contains("\u{1B}[31m"), "\(arguments) \(environment)")
+        }
+        let piped = try VMScope.run(["--pid", "\(program.pid)", "--batch", "-ex", "set color on", "-ex", "help"])
+        XCTAssertTrue(piped.stdout.contains("\u{1B}[31mcode"), "set color on forces it")
+        let plain = try VMScope.run(["--pid", "\(program.pid)", "--batch", "-ex", "help", "-ex", "maps"])
+        XCTAssertFalse(plain.stdout.contains("\u{1B}"), "a pipe gets no colour")
     }
 
     func testAnEmptyLineRepeatsOnlyAStepCommand() throws {

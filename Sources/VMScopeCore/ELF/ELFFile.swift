@@ -227,16 +227,17 @@ public final class ELFFile {
     /// functions this way, since bookworm's libc has no MiniDebugInfo).
     public var symbols: SymbolTable {
         if let cachedSymbols { return cachedSymbols }
-        var all = readSymbols(types: [ELFConstants.shtSymtab, ELFConstants.shtDynsym])
+        var builder = SymbolTable.Builder()
+        collectSymbols(types: [ELFConstants.shtSymtab, ELFConstants.shtDynsym], into: &builder)
         if let debugData = section(named: ".gnu_debugdata"), let compressed = contents(of: debugData),
            let image = decompressXZ(compressed, limit: MiniDebugInfo.maxSize),
            let inner = try? ELFFile(bytes: image, name: path + " [.gnu_debugdata]") {
-            all += inner.readSymbols(types: [ELFConstants.shtSymtab])
+            inner.collectSymbols(types: [ELFConstants.shtSymtab], into: &builder)
         }
         if section(named: ".symtab") == nil, let debugFile = separateDebugFile() {
-            all += debugFile.readSymbols(types: [ELFConstants.shtSymtab])
+            debugFile.collectSymbols(types: [ELFConstants.shtSymtab], into: &builder)
         }
-        let table = SymbolTable(all)
+        let table = builder.build()
         cachedSymbols = table
         return table
     }

@@ -42,11 +42,16 @@ public struct AddressGeometry: Sendable, Equatable {
         return .nonCanonical
     }
 
+    /// This machine's geometry, measured once (it cannot change while we run).
+    public static func current() -> AddressGeometry { measured }
+
+    private static let measured = measure()
+
     /// Reads /proc/cpuinfo (la57 flag, `address sizes`). A CPU with la57 may
     /// still run a 4-level kernel, so that case is settled by asking the
     /// kernel for a mapping above 2^47: it only places one there under
     /// 5-level paging.
-    public static func current() -> AddressGeometry {
+    static func measure() -> AddressGeometry {
         let page = UInt64(sysconf(Int32(_SC_PAGESIZE)))
         var la57 = false
         var cpuBits: Int?

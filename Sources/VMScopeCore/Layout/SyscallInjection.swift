@@ -23,8 +23,11 @@ extension Target {
     public func injectSyscall(_ number: UInt64, arguments: [UInt64] = [], tid: Int32? = nil) throws -> UInt64 {
         guard arguments.count <= 6 else { throw VMScopeError.system(operation: "pass more than 6 system call arguments", errno: EINVAL) }
         try ensureLive()
-        let tid = tid ?? (threads[pid] != nil ? pid : threadIDs[0])
+        let tid = try tid ?? injectableThread()
         guard let before = threads[tid] else { throw VMScopeError.noSuchThread(tid: tid) }
+        guard Self.canInject(before.stop) else {
+            throw VMScopeError.system(operation: "run a system call in thread \(tid) (\(Self.whyNot(before.stop)))", errno: EBUSY)
+        }
 
         var blocked = sigset_t(), previous = sigset_t()
         sigemptyset(&blocked)
@@ -63,11 +66,45 @@ extension Target {
             try write(site, bytes: original.bytes)
             try setRegisters(saved, tid: tid)
             threads[tid] = before
+            // collectStop mirrored the step's SIGTRAP as the thread's held
+            // signal for the emergency detach: put back what it really holds,
+            // or a Ctrl-C detach would deliver a SIGTRAP and kill the target.
+            vms_emergency_set_pending(tid, before.pendingSignal)
             handBack(caught, tid: tid)
             try verifyRestored(tid: tid, site: site, bytes: original.bytes, registers: saved)
         }
         if let failure { throw failure }
         return result
+    }
+
+    /// A thread may run an injected call from a plain stop (PTRACE_INTERRUPT,
+    /// a signal-delivery-stop) or from the exec event (execve has nothing left
+    /// to return). Not from a group-stop (running it would end the stop), a
+    /// syscall stop or a clone/fork event: the pending system call's return
+    /// value would be lost when its registers are put back.
+    static func canInject(_ stop: StopKind) -> Bool {
+        switch stop {
+        case .interrupted, .signal: return true
+        case .event(let event): return event == VMS_PTRACE_EVENT_EXEC
+        case .groupStop, .syscall: return false
+        }
+    }
+
+    static func whyNot(_ stop: StopKind) -> String {
+        switch stop {
+        case .groupStop: return "it is in a group-stop; running it would end that stop"
+        case .syscall: return "it is stopped at a system call, whose result would be lost"
+        default: return "it is stopped inside a system call, whose result would be lost"
+        }
+    }
+
+    /// The main thread if it can run the call, else the first thread that can
+    /// (every thread shares the address space, so any one will do for brk).
+    func injectableThread() throws -> Int32 {
+        if let main = threads[pid], Self.canInject(main.stop) { return pid }
+        if let other = threadIDs.first(where: { threads[$0].map { Self.canInject($0.stop) } ?? false }) { return other }
+        let stop = threads[pid]?.stop ?? threads[threadIDs[0]]?.stop ?? .interrupted
+        throw VMScopeError.system(operation: "run a system call in the target (no thread can: \(Self.whyNot(stop)))", errno: EBUSY)
     }
 
     /// Where to place the instruction: the executable's entry point (AT_ENTRY,

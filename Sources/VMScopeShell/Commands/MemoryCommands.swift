@@ -64,37 +64,3 @@ struct ExamineCommand: ShellCommand {
         return ExamineResult(read: read, requested: count)
     }
 }
-
-struct MapsResult: CommandResult {
-    let mappings: [Mapping]
-
-    func text(_ style: Style) -> String {
-        var rows = [["START", "END", "PERMS", "OFFSET", "SIZE", "PATH"]]
-        for m in mappings {
-            let role: Style.Role = m.isExecutable ? .code : m.path == "[heap]" ? .heap
-                : m.path == "[stack]" ? .stack : m.isWritable ? .data : .rodata
-            rows.append([style.paint(hex(m.start, width: 12), role), style.paint(hex(m.end, width: 12), role),
-                         m.perms, hex(m.offset), humanSize(m.size), sanitized(m.path)])
-        }
-        return table(rows)
-    }
-
-    var json: JSON {
-        .object([("maps", .array(mappings.map { m in
-            .object([("start", .address(m.start)), ("end", .address(m.end)), ("perms", .string(m.perms)),
-                     ("offset", .address(m.offset)), ("device", .string(m.device)),
-                     ("inode", .int(Int64(m.inode))), ("path", .string(m.path))])
-        }))])
-    }
-}
-
-struct MapsCommand: ShellCommand {
-    static let spec = CommandSpec(
-        name: "maps", aliases: ["vmmap", "info proc mappings"], group: .inspect, usage: "maps",
-        summary: "The process's memory map, read from /proc/PID/maps.",
-        example: "maps", needsTarget: true)
-
-    static func run(_ arguments: [String], in session: Session) throws -> CommandResult {
-        MapsResult(mappings: try session.requireTarget().maps())
-    }
-}

@@ -63,10 +63,10 @@ struct SetRegisterResult: CommandResult {
 struct SetCommand: ShellCommand {
     static let spec = CommandSpec(
         name: "set", group: .shell,
-        usage: "set reg NAME VALUE | set on-error stop|continue | set color on|off",
+        usage: "set reg NAME VALUE | set on-error stop|continue | set color on|off | set symbolic on|off",
         summary: "Write a register of the selected thread, or change a shell setting.",
         example: "set reg rax 0x2a",
-        arguments: [.keyword(["reg", "on-error", "color"]), .register])
+        arguments: [.keyword(["reg", "on-error", "color", "symbolic"]), .register])
 
     static func run(_ arguments: [String], in session: Session) throws -> CommandResult {
         guard let what = arguments.first else { throw ShellError.usage(command: spec.name, usage: spec.usage) }
@@ -94,6 +94,12 @@ struct SetCommand: ShellCommand {
             }
             session.settings.style = Style(enabled: arguments[1] == "on")
             return MessageResult("color is \(arguments[1]).", [("color", .string(arguments[1]))])
+        case "symbolic":
+            guard arguments.count == 2, ["on", "off"].contains(arguments[1]) else {
+                throw ShellError.badValue(arguments.dropFirst().joined(separator: " "), expected: "on or off")
+            }
+            session.settings.symbolic = arguments[1] == "on"
+            return MessageResult("symbolic is \(arguments[1]).", [("symbolic", .string(arguments[1]))])
         default:
             throw ShellError.unknownSetting(what)
         }

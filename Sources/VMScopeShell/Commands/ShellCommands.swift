@@ -6,20 +6,43 @@ struct HelpResult: CommandResult {
 
     func text(_ style: Style) -> String {
         if detailed, let spec = specs.first {
-            var lines = ["\(style.paint(spec.usage, .heading))", "  \(spec.summary)"]
+            var lines = [style.paint(spec.usage, .heading), indent(wrap(spec.summary, width: 76), by: 2)]
             if !spec.aliases.isEmpty { lines.append("  Aliases: \(spec.aliases.joined(separator: ", "))") }
             lines.append("  Example: \(spec.example)")
             return lines.joined(separator: "\n")
         }
         var lines: [String] = []
+        func names(_ spec: CommandSpec) -> String {
+            "  " + ([spec.name] + spec.aliases.filter { !$0.contains(" ") }).joined(separator: ", ")
+        }
+        let width = specs.map { names($0).count }.max() ?? 0
         for group in CommandGroup.allCases {
             let members = specs.filter { $0.group == group }
             guard !members.isEmpty else { continue }
             lines.append(style.paint(group.rawValue, .heading))
-            lines.append(table(members.map { ["  " + $0.usage, $0.summary] }))
+            // One line per command: the summary's first sentence, cut to fit 100 columns.
+            for spec in members {
+                lines.append(padded(names(spec), width) + "  " + Self.clip(Self.firstSentence(spec.summary), to: max(30, 98 - width)))
+            }
         }
-        lines.append("Commands may be shortened to a unique prefix. 'help COMMAND' shows an example.")
+        lines.append("Commands may be shortened to a unique prefix. 'help COMMAND' shows its syntax and an example;")
+        lines.append("'explain TOPIC' teaches (stack, heap, aslr...).")
+        if style.enabled { lines.append(style.legend) }  // the colours every command uses
         return lines.joined(separator: "\n")
+    }
+
+    static func firstSentence(_ text: String) -> String {
+        guard let end = text.firstRange(of: ". ") else { return text }
+        return String(text[..<end.lowerBound]) + "."
+    }
+
+    /// Cut at a word boundary, with "..." saying there is more ('help CMD').
+    static func clip(_ text: String, to width: Int) -> String {
+        guard text.count > width else { return text }
+        var cut = String(text.prefix(width - 3))
+        if let space = cut.lastIndex(of: " ") { cut = String(cut[..<space]) }
+        while let last = cut.last, last == "," || last == ":" || last == ";" || last == "(" { cut.removeLast() }
+        return cut + "..."
     }
 
     var json: JSON {
@@ -85,4 +108,10 @@ struct SourceCommand: ShellCommand {
         try ScriptRunner(session: session).run(file: arguments[0])
         return MessageResult("", [("source", .string(arguments[0]))])
     }
+}
+
+/// Every line of `text` moved right by `count` spaces.
+func indent(_ text: String, by count: Int) -> String {
+    let pad = String(repeating: " ", count: count)
+    return text.split(separator: "\n", omittingEmptySubsequences: false).map { pad + $0 }.joined(separator: "\n")
 }

@@ -14,7 +14,7 @@ struct ThreadsResult: CommandResult {
     func text(_ style: Style) -> String {
         var lines = [["", "TID", "NAME", "STATE", "RIP", "RSP"]]
         for row in rows {
-            lines.append([row.selected ? "*" : "", String(row.tid), sanitized(row.name, limit: 16), row.state,
+            lines.append([row.selected ? "*" : "", style.id(row.tid), sanitized(row.name, limit: 16), row.state,
                           row.rip.map { style.paint(hex($0), .code) } ?? "-",
                           row.rsp.map { style.paint(hex($0), .stack) } ?? "-"])
         }

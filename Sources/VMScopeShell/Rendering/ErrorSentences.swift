@@ -104,7 +104,7 @@ func sentence(for error: ShellError) -> String {
     case .unknownSymbol(let name):
         return "No symbol named '\(sanitized(name, limit: 128))' in the target's executable or libraries (an address such as 0x401136 works too)."
     case .unknownSetting(let name):
-        return "There is no setting '\(sanitized(name, limit: 40))'; try reg, on-error or color."
+        return "There is no setting '\(sanitized(name, limit: 40))'; try reg, on-error, color or symbolic."
     case .cannotWrite(let path, let code):
         return "Cannot write '\(sanitized(path))': \(errorName(code))."
     case .unknownTopic(let topic, let topics):

@@ -44,6 +44,13 @@ public struct Style: Sendable {
         }
     }
 
+    /// The palette itself, as pwndbg prints its legend: each kind of memory in its colour.
+    public var legend: String {
+        let roles: [(String, Role)] = [("code", .code), ("data", .data), ("rodata", .rodata), ("heap", .heap),
+                                       ("stack", .stack), ("library", .library), ("guard", .guardPage)]
+        return "Legend: " + roles.map { paint($0.0, $0.1) }.joined(separator: " | ")
+    }
+
     public func paint(_ text: String, _ role: Role) -> String {
         enabled ? "\u{1B}[\(code(role))m\(text)\u{1B}[0m" : text
     }

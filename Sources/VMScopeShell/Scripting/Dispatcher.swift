@@ -25,8 +25,10 @@ struct Dispatcher {
     private func run(_ command: any ShellCommand.Type, _ arguments: [String], line: String) throws -> Bool {
         if command.spec.needsTarget { _ = try session.requireTarget() }
         // Ids are named before the command (kill forgets its target) and after (run finds one).
+        session.shellState.updateStableNames(symbolic: session.settings.symbolic)
         session.shellState.stableNames.learn(session.target)
         let result = try command.run(arguments, in: session)
+        session.shellState.updateStableNames(symbolic: session.settings.symbolic)
         session.shellState.stableNames.learn(session.target)
         emit(result, line: line, isEcho: ObjectIdentifier(command) == ObjectIdentifier(EchoCommand.self))
         return true
@@ -62,29 +64,33 @@ struct Dispatcher {
         let names = session.shellState.stableNames
         let shown: String
         if session.settings.json {
-            shown = names.apply(JSON.object([("command", .string(line)), ("result", result.json)]).serialized)
+            shown = names.apply(JSON.object([("command", .string(line)), ("result", result.json)]).serialized, ids: false)
             session.output.write(shown + "\n")
         } else {
             shown = names.apply(result.text(names.style(session.settings.style)))
             if !shown.isEmpty { session.output.write(shown + "\n") }
         }
         guard let transcript = session.shellState.transcript else { return }
+        // A handout has no colour escapes, even when the terminal got them.
+        let written = session.settings.style.enabled && !session.settings.json
+            ? names.apply(result.text(names.style(.plain))) : shown
         if isEcho && !session.settings.json {
-            transcript.paragraph(shown)
-        } else if !shown.isEmpty {
-            transcript.record(command: names.apply(line), output: shown)
+            transcript.paragraph(written)
+        } else if !written.isEmpty {
+            transcript.record(command: names.apply(line), output: written)
         }
     }
 
     /// Reports an error, with its origin (`FILE:LINE`) when it has one.
     func report(_ error: Error, line: String, location: String?) {
+        session.shellState.updateStableNames(symbolic: session.settings.symbolic)
         let names = session.shellState.stableNames
-        let message = names.apply(sentence(for: error))
+        let message = names.apply(sentence(for: error), ids: !session.settings.json)
         let shown: String
         if session.settings.json {
             var fields: [(String, JSON)] = [("command", .string(line)), ("error", .string(message))]
             if let location { fields.append(("location", .string(location))) }
-            shown = names.apply(JSON.object(fields).serialized)
+            shown = names.apply(JSON.object(fields).serialized, ids: false)
             session.output.write(shown + "\n")
         } else {
             let prefix = location.map { "\($0): " } ?? "error: "

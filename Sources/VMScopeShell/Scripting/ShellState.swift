@@ -11,6 +11,13 @@ public final class ShellState {
     var transcript: Transcript?
     /// Process and thread ids and the working directory, shown by stable names.
     var stableNames = StableNames()
+    /// Set by `--symbolic` on the command line: the stable names stay for the
+    /// whole session even when a script says `set symbolic off` to show a
+    /// table with its real addresses.
+    var stableNamesPinned = false
+
+    /// Whether output uses stable names now.
+    func updateStableNames(symbolic: Bool) { stableNames.enabled = symbolic || stableNamesPinned }
 
     init() {}
 }
@@ -21,16 +28,12 @@ public final class ShellState {
 /// order vmscope first sees them) and paths below the working directory
 /// as `./...`.
 struct StableNames {
+    /// Follows `session.settings.symbolic` (set by the Dispatcher before use).
     var enabled = false
     private(set) var names: [Int32: String] = [:]
     private var processes = 0
     private var threads = 0
-    private var workingDirectory: String?
-
-    init(enabled: Bool = false) {
-        self.enabled = enabled
-        if enabled { workingDirectory = Self.currentDirectory() }
-    }
+    private let workingDirectory = StableNames.currentDirectory()
 
     static func currentDirectory() -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
@@ -41,7 +44,7 @@ struct StableNames {
 
     /// Names the process and the threads not seen before.
     mutating func learn(_ target: Target?) {
-        guard enabled, let target else { return }
+        guard let target else { return }
         if names[target.pid] == nil {
             processes += 1
             names[target.pid] = processes == 1 ? "PID" : "PID\(processes)"
@@ -63,8 +66,10 @@ struct StableNames {
     /// Replaces known ids standing as whole numbers (not digits inside a
     /// hex number or a name), and the working directory at the start of a
     /// path, in rendered text.
-    func apply(_ text: String) -> String {
+    /// JSON keeps ids as numbers (its schema says so): only paths change there.
+    func apply(_ text: String, ids: Bool = true) -> String {
         guard enabled, !names.isEmpty || workingDirectory != nil else { return text }
+        guard ids else { return workingDirectory.map { text.replacingOccurrences(of: $0 + "/", with: "./") } ?? text }
         let chars = Array(text)
         var out = ""
         var i = 0
