@@ -34,7 +34,10 @@ enum BreakpointSetting {
         let target = try session.requireTarget()
         let address = try Locations.resolve(arguments[0], in: session)
         let bp = try target.addBreakpoint(at: address, temporary: temporary, location: arguments[0])
-        let at = StopReporter.symbolic(address, in: session).map { " <\($0)>" } ?? ""
+        var at = StopReporter.symbolic(address, in: try? StackContext(session: session)).map { " <\($0)>" } ?? ""
+        if let source = try? target.unwinder().sourceLocation(of: address) {
+            at += ": \(sanitized(source.file.split(separator: "/").last.map(String.init) ?? source.file)):\(source.line)"
+        }
         let kind = temporary ? "Temporary breakpoint" : "Breakpoint"
         return BreakpointsResult(breakpoints: [bp], message: "\(kind) \(bp.id) at \(hex(address))\(at).")
     }

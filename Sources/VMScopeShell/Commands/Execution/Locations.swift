@@ -16,6 +16,19 @@ enum Locations {
     }
 
     static func symbolAddress(_ name: String, in session: Session) throws -> UInt64? {
-        nil
+        let context = try StackContext(session: session)
+        if let (file, line) = fileAndLine(name) {
+            let unwinder = try context.target.unwinder()
+            unwinder.noteMaps(context.maps)
+            return unwinder.codeAddress(file: file, line: line)
+        }
+        return session.modules.address(ofSymbol: name, modules: context.modules)
+    }
+
+    /// "recurse.c:12" -> ("recurse.c", 12); "libc.so.6:malloc" is a symbol.
+    static func fileAndLine(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
+              let line = Int(text[text.index(after: colon)...]) else { return nil }
+        return (String(text[..<colon]), line)
     }
 }
