@@ -27,6 +27,7 @@ extension Target {
         vms_emergency_clear_breakpoints()
         syscallInProgress = [:]
         memory.reopen()
+        releaseUnwinder()
         vms_emergency_set_memfd(memory.fileDescriptor)
     }
 

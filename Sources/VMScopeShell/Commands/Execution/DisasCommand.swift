@@ -6,14 +6,15 @@ struct DisassemblyResult: CommandResult {
     let labels: [UInt64: String]
 
     func text(_ style: Style) -> String {
-        instructions.map { insn in
+        let labelWidth = labels.values.map { $0.count + 4 }.max() ?? 0
+        return instructions.map { insn in
             let marker = insn.address == pc ? "=> " : "   "
-            let label = labels[insn.address].map { " <\($0)>" } ?? ""
+            let label = padded(labels[insn.address].map { " <\($0)>:" } ?? ":", labelWidth)
             let bytes = insn.bytes.map { byte in
                 let digits = String(byte, radix: 16)
                 return digits.count == 1 ? "0" + digits : digits
             }.joined(separator: " ")
-            return marker + style.paint(hex(insn.address), .code) + label + ":  "
+            return marker + style.paint(hex(insn.address), .code) + label + "  "
                 + padded(bytes, 24) + insn.mnemonic + (insn.operands.isEmpty ? "" : " " + insn.operands)
         }.joined(separator: "\n")
     }
@@ -46,8 +47,9 @@ struct DisasCommand: ShellCommand {
         let instructions = try target.instructions(at: address, count: count, using: session.execution.disassembler)
         if instructions.isEmpty { throw VMScopeError.unmapped(address: address) }
         var labels: [UInt64: String] = [:]
+        let context = try? StackContext(session: session)
         for insn in instructions {
-            if let name = StopReporter.symbolic(insn.address, in: session) { labels[insn.address] = name }
+            if let name = StopReporter.symbolic(insn.address, in: context) { labels[insn.address] = name }
         }
         return DisassemblyResult(instructions: instructions, pc: pc, labels: labels)
     }

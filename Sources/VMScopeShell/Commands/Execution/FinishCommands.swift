@@ -3,13 +3,25 @@ import VMScopeCore
 /// Where the selected frame returns to, and its CFA (rsp just after the
 /// return): the stop point of `finish` and `until`.
 enum ReturnSite {
+    /// From the unwinder: the caller's ip and the selected frame's CFA.
+    /// At frame 0 with no unwind information, the prologue heuristic.
     static func find(in session: Session) throws -> RunToPoint {
+        let context = try StackContext(session: session)
+        let selected = session.selectedFrame
+        if let frames = try? context.backtrace(maxFrames: selected + 2).frames, frames.count > selected + 1,
+           let cfa = frames[selected].cfa {
+            return RunToPoint(address: frames[selected + 1].ip, minimumSP: cfa)
+        }
+        guard selected == 0 else { throw VMScopeError.noReturnAddress }
+        return try fromPrologue(in: session)
+    }
+
+    static func fromPrologue(in session: Session) throws -> RunToPoint {
         let target = try session.requireTarget()
         let regs = try target.registers(tid: session.currentThread())
-        // At the first instruction of a function, or after `ret`-free
-        // pushes of a frameless one, [rsp] holds the return address;
-        // after the prologue, rbp points at the saved rbp and the return
-        // address sits just above it.
+        // At the first instruction of a function [rsp] holds the return
+        // address; after the prologue, rbp points at the saved rbp and the
+        // return address sits just above it.
         let atEntry = try target.instructions(at: regs.rip, count: 1, using: session.execution.disassembler)
             .first.map { $0.mnemonic == "endbr64" || ($0.mnemonic == "push" && $0.operands == "rbp") } ?? false
         let slot = atEntry || regs.rbp < regs.rsp ? regs.rsp : regs.rbp &+ 8

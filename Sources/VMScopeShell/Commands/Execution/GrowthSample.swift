@@ -12,13 +12,14 @@ struct GrowthSample {
 }
 
 extension ExecutionState {
-    func record(target: Target, event: StopEvent, brk: UInt64?, maps: [Mapping]) {
+    /// `reason` overrides the event's short name (the row `track` starts with).
+    func record(target: Target, event: StopEvent, brk: UInt64?, maps: [Mapping], reason: String? = nil) {
         guard !tracked.isEmpty else { return }
         var sp: [Int32: UInt64] = [:]
         if tracked.contains(.sp) {
             for tid in target.threadIDs { sp[tid] = (try? target.registers(tid: tid))?.rsp }
         }
-        samples.append(GrowthSample(stop: stopCount, reason: shortReason(event.reason), tid: event.tid, sp: sp,
+        samples.append(GrowthSample(stop: stopCount, reason: reason ?? shortReason(event.reason), tid: event.tid, sp: sp,
                                     brk: tracked.contains(.brk) ? brk : nil,
                                     mappingCount: tracked.contains(.maps) ? maps.count : nil))
     }

@@ -18,11 +18,12 @@ enum StopReporter {
             session.selectedThread = nil
         }
         if target.threads[event.tid] != nil { session.selectedThread = event.tid }
-        let maps = (try? target.maps()) ?? []
+        let context = try? StackContext(session: session, tid: event.tid)
+        let maps = context?.maps ?? (try? target.maps()) ?? []
         state.previousMaps = state.currentMaps
         state.currentMaps = maps
         let sp = (try? target.registers(tid: event.tid))?.rsp
-        let brk = programBreak(target, maps: maps)
+        let brk = programBreak(target, maps: maps, event: event, session: session)
         var growth: StopResult.Growth?
         if let sp {
             let lastBrk = state.lastBrk
@@ -36,22 +37,28 @@ enum StopReporter {
         if let pc = event.pc {
             instruction = try? target.instructions(at: pc, count: 1, using: state.disassembler).first
         }
-        return StopResult(event: event, location: event.pc.flatMap { symbolic($0, in: session) },
+        return StopResult(event: event, location: event.pc.flatMap { symbolic($0, in: context) },
                           instruction: instruction, growth: growth,
                           faultExplanation: faultExplanation(event, maps: maps, sp: sp),
                           returnValue: returnValue)
     }
 
-    /// The program break: the end of [heap] (the kernel maps the heap up to
-    /// the page-rounded break), else the start of the break area.
-    static func programBreak(_ target: Target, maps: [Mapping]) -> UInt64? {
+    /// The program break, exact: from brk's own result at its exit stop,
+    /// else from brk(0) run in the stopped target. When the stop does not
+    /// allow running a system call, the end of [heap] (page-rounded).
+    static func programBreak(_ target: Target, maps: [Mapping], event: StopEvent? = nil, session: Session) -> UInt64? {
+        if let event, case .syscallExit(let number, let result) = event.reason,
+           SyscallNames.name(number) == "brk", result > 0 { return UInt64(result) }
+        if let exact = try? session.programBreaks.programBreak(of: target) { return exact }
         if let heap = maps.first(where: { $0.path == "[heap]" }) { return heap.end }
         return ProcFS.stat(pid: target.pid)?.startBrk
     }
 
     /// "symbol+offset" for a code address, when symbols are known.
-    static func symbolic(_ address: UInt64, in session: Session) -> String? {
-        nil
+    static func symbolic(_ address: UInt64, in context: StackContext?) -> String? {
+        guard let context else { return nil }
+        let name = FrameName(context.symbolize(address), lookupAddress: address, ip: address).text
+        return name == "?" ? nil : name
     }
 
     static func faultExplanation(_ event: StopEvent, maps: [Mapping], sp: UInt64?) -> String? {

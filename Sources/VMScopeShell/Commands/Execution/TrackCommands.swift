@@ -25,7 +25,8 @@ struct TrackCommand: ShellCommand {
         if let target = session.target, target.isAttached {
             let maps = (try? target.maps()) ?? []
             let event = StopEvent(reason: .stepped, tid: try session.currentThread(), pc: nil, events: [])
-            state.record(target: target, event: event, brk: StopReporter.programBreak(target, maps: maps), maps: maps)
+            state.record(target: target, event: event, brk: StopReporter.programBreak(target, maps: maps, session: session), maps: maps,
+                         reason: "start")
         }
         let names = TrackedQuantity.allCases.filter(state.tracked.contains).map(\.rawValue)
         return MessageResult("Tracking \(names.joined(separator: ", ")) at every stop.",
