@@ -197,7 +197,9 @@ static void die_after_detach(int sig) {
 }
 
 static void on_sigint(int sig) {
-    if (em_sigint_exits) {
+    // In batch mode Ctrl-C ends vmscope, except while the target runs: then,
+    // as in `gdb -batch`, it interrupts the target and the script goes on.
+    if (em_sigint_exits && !em_running) {
         die_after_detach(sig);
         return;
     }

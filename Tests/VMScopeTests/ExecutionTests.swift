@@ -126,25 +126,28 @@ final class ExecutionTests: XCTestCase {
     }
 
     func testStepiExecutesExactlyOneInstruction() throws {
-        let program = try TestTarget("recurse-nopie", ["3"])
+        let program = try TestTarget("heapgrow")
         let target = try Target.attach(pid: program.pid)
-        defer { try? target.detach() }
+        let sbrk = try address(of: "sbrk", in: target)
+        try target.addBreakpoint(at: sbrk, location: "sbrk")
+        try program.send("sbrk 4096")
+        XCTAssertEqual(try target.continueExecution().pc, sbrk)
+        try target.deleteBreakpoint(id: 1)
         let disassembler = Disassembler()
-        let start = try target.registers()
-        // The parked thread sits in a system call; step to user code first.
-        let stop = try target.stepInstruction(tid: program.pid)
-        XCTAssertEqual(stop.reason, .stepped)
-        let now = try target.registers()
-        let previous = try target.instructions(at: start.rip, count: 1, using: disassembler)
-        XCTAssertNotEqual(now.rip, start.rip)
-        if let insn = previous.first, !insn.isCall, !insn.mnemonic.hasPrefix("j"), !insn.isReturn, insn.mnemonic != "syscall" {
-            XCTAssertEqual(now.rip, start.rip + UInt64(insn.length))
+        // sbrk opens with straight-line code (endbr64, pushes): each stepi
+        // moves rip by exactly the length of the instruction it ran.
+        var rip = sbrk
+        for _ in 0..<3 {
+            let insn = try XCTUnwrap(target.instructions(at: rip, count: 1, using: disassembler).first)
+            XCTAssertFalse(insn.isCall || insn.isReturn || insn.mnemonic.hasPrefix("j"), "\(insn.mnemonic) at \(hex(rip))")
+            let stop = try target.stepInstruction(tid: program.pid)
+            XCTAssertEqual(stop.reason, .stepped)
+            XCTAssertEqual(stop.pc, rip + UInt64(insn.length))
+            XCTAssertEqual(try target.registers().rip, rip + UInt64(insn.length))
+            rip += UInt64(insn.length)
         }
-        let second = try target.stepInstruction(tid: program.pid)
-        let next = try XCTUnwrap(target.instructions(at: now.rip, count: 1, using: disassembler).first)
-        if !next.isCall && !next.mnemonic.hasPrefix("j") && !next.isReturn {
-            XCTAssertEqual(second.pc, now.rip + UInt64(next.length))
-        }
+        try target.detach()
+        XCTAssertTrue(try program.readLine().hasPrefix("brk=0x"), "sbrk completed after the steps")
     }
 }
 
