@@ -151,6 +151,32 @@ final class FoundationShellTests: XCTestCase {
         XCTAssertNil(TestTarget.state(of: child), "the started program is killed, not left stopped")
     }
 
+    /// A program vmscope starts gets default signal dispositions and an
+    /// empty mask, whatever vmscope inherited: here a shell makes vmscope
+    /// ignore SIGUSR1 and SIGTERM (ignored signals survive execve), and the
+    /// started program, stopped at its first instruction, ignores nothing.
+    func testAStartedProgramGetsDefaultSignalDispositions() throws {
+        let shell = try TestTarget("/bin/sh", ["-c", "trap '' USR1 TERM; exec \"$0\" -ex 'echo ready' -- \"$1\"",
+                                               VMScope.binary, TestTarget.path("signals")])
+        func mask(_ pid: pid_t, _ key: String) -> UInt64? {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+            return status.split(separator: "\n").first { $0.hasPrefix(key + ":") }
+                .flatMap { UInt64($0.dropFirst(key.count + 1).trimmingCharacters(in: .whitespaces), radix: 16) }
+        }
+        let usr1Bit = UInt64(1) << UInt64(SIGUSR1 - 1)
+        XCTAssertEqual(mask(shell.pid, "SigIgn").map { $0 & usr1Bit }, usr1Bit, "vmscope itself ignores SIGUSR1")
+        let started = try XCTUnwrap(shell.startupLines.first { $0.hasPrefix("Started ") }, "\(shell.startupLines)")
+        let child = try XCTUnwrap(started.components(separatedBy: " as process ").last.flatMap { pid_t(String($0.prefix { $0.isNumber })) })
+        XCTAssertEqual(tracerPid(child), shell.pid)
+        XCTAssertEqual(mask(child, "SigIgn"), 0, "the started program ignores no signal")
+        XCTAssertEqual(mask(child, "SigBlk"), 0, "and blocks none")
+        shell.closeStdin()
+        XCTAssertNotNil(shell.waitForExit(timeout: 5))
+        let deadline = Date().addingTimeInterval(5)
+        while TestTarget.state(of: child) != nil && Date() < deadline { usleep(1000) }
+        XCTAssertNil(TestTarget.state(of: child), "killed when vmscope leaves")
+    }
+
     /// A page without read permission (a thread's ---p guard page) is read
     /// through /proc/PID/mem, and one read runs on from it into the readable
     /// stack above: the local the worker printed holds its index.
