@@ -35,6 +35,15 @@ final class ExampleTranscriptTests: XCTestCase {
         return line.dropFirst("# vmscope-attach:".count).split(separator: " ").map(String.init)
     }
 
+    /// Lines a script wants the attached program to receive on its standard
+    /// input before vmscope attaches (`# vmscope-send: sbrk 65536`), each
+    /// answered by one line: how a program is made to allocate first.
+    static func sentLines(_ script: String) throws -> [String] {
+        let text = try String(contentsOfFile: examples + "/" + script, encoding: .utf8)
+        return text.split(separator: "\n").filter { $0.hasPrefix("# vmscope-send:") }
+            .map { $0.dropFirst("# vmscope-send:".count).trimmingCharacters(in: .whitespaces) }
+    }
+
     /// Starts PROGRAM the way a replay needs it: from the test programs'
     /// folder, empty environment, 8 MiB stack limit and ASLR off
     /// (setarch -R sets ADDR_NO_RANDOMIZE, as vmscope's own launch does), so
@@ -53,7 +62,10 @@ final class ExampleTranscriptTests: XCTestCase {
             + (try extraArguments(script))
         // Kept alive (and stopped by deinit) until vmscope is done with it.
         let attached = try attachedProgram(script).map(startForReplay)
-        if let attached { arguments += ["--pid", "\(attached.pid)"] }
+        if let attached {
+            for line in try sentLines(script) { _ = try attached.request(line) }
+            arguments += ["--pid", "\(attached.pid)"]
+        }
         defer { attached?.terminate() }
         // RLIMIT_STACK places the mmap base (and an unlimited one switches to
         // the legacy bottom-up layout): fix it at the usual 8 MiB.
