@@ -168,6 +168,7 @@ final class FoundationShellTests: XCTestCase {
         let started = try XCTUnwrap(shell.startupLines.first { $0.hasPrefix("Started ") }, "\(shell.startupLines)")
         let child = try XCTUnwrap(started.components(separatedBy: " as process ").last.flatMap { pid_t(String($0.prefix { $0.isNumber })) })
         XCTAssertEqual(tracerPid(child), shell.pid)
+        XCTAssertEqual(mask(shell.pid, "SigIgn").map { $0 >> 31 & 1 }, 0, "the test's own children do not inherit the runner's ignored signal 32")
         XCTAssertEqual(mask(child, "SigIgn"), 0, "the started program ignores no signal")
         XCTAssertEqual(mask(child, "SigBlk"), 0, "and blocks none")
         shell.closeStdin()

@@ -486,8 +486,12 @@ private func spawnChild(path: String, args: [String], environment: [String: Stri
     sigemptyset(&emptyMask)
     var defaults = sigset_t()
     sigemptyset(&defaults)
-    for sig in Int32(1)...31 where sig != SIGKILL && sig != SIGSTOP {
-        sigaddset(&defaults, sig)
+    // Every signal, set bit by bit: sigaddset refuses glibc's reserved 32
+    // and 33, and the XCTest runner ignores 32, which a child would inherit.
+    withUnsafeMutableBytes(of: &defaults) { bits in
+        for sig in 1...64 where sig != Int(SIGKILL) && sig != Int(SIGSTOP) {
+            bits[(sig - 1) / 8] |= UInt8(1) << UInt8((sig - 1) % 8)
+        }
     }
     posix_spawnattr_setsigmask(&attr, &emptyMask)
     posix_spawnattr_setsigdefault(&attr, &defaults)
