@@ -151,6 +151,19 @@ final class FoundationShellTests: XCTestCase {
         XCTAssertNil(TestTarget.state(of: child), "the started program is killed, not left stopped")
     }
 
+    /// Commands piped on standard input run like a script named <stdin>
+    /// (README): an error names <stdin>:LINE, stops, and the process runs on.
+    func testCommandsOnStandardInputRunAsAScriptNamedStdin() throws {
+        let program = try TestTarget("signals")
+        let run = try VMScope.run(["--pid", "\(program.pid)"], stdin: "regs rip\nx $rsp nonsense\necho never printed\n")
+        XCTAssertEqual(run.status, 1)
+        XCTAssertTrue(run.stdout.contains("rip "), run.stdout)
+        XCTAssertTrue(run.stderr.hasPrefix("<stdin>:2: 'nonsense' is not a number"), run.stderr)
+        XCTAssertFalse(run.stdout.contains("never printed"))
+        XCTAssertEqual(tracerPid(program.pid), 0)
+        XCTAssertEqual(program.fields(try program.request("count"))["usr1"], "0", "it answers: it runs")
+    }
+
     /// A program vmscope starts gets default signal dispositions and an
     /// empty mask, whatever vmscope inherited: here a shell makes vmscope
     /// ignore SIGUSR1 and SIGTERM (ignored signals survive execve), and the
