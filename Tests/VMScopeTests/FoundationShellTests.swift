@@ -151,6 +151,22 @@ final class FoundationShellTests: XCTestCase {
         XCTAssertNil(TestTarget.state(of: child), "the started program is killed, not left stopped")
     }
 
+    /// Offsets typed with spaces, as in GDB (`x ADDR + 8 11`, `whereis $rsp - 8`),
+    /// mean the same as without; the count after the expression stays a count.
+    func testAddressExpressionsMayBeTypedWithSpaces() throws {
+        let program = try TestTarget("recurse", ["2"])
+        let string = try XCTUnwrap(program.fact("string"))
+        let run = try VMScope.json(["--pid", "\(program.pid)", "--batch", "-ex", "x \(string) + 8 11",
+                                    "-ex", "whereis $rsp - 8", "-ex", "whereis $rsp-8", "-ex", "telescope $rsp +8 1"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let bytes = try XCTUnwrap((run.lines[1]["result"] as? [String: Any])?["bytes"] as? String, "\(run.lines[1])")
+        XCTAssertEqual(hexValue((run.lines[1]["result"] as? [String: Any])?["address"]), try XCTUnwrap(program.address("string")) + 8)
+        XCTAssertEqual(bytes.replacingOccurrences(of: " ", with: ""), Array("test-string".utf8).map { String(format: "%02x", $0) }.joined())
+        XCTAssertEqual((run.lines[2]["result"] as? [String: Any])?["address"] as? String,
+                       (run.lines[3]["result"] as? [String: Any])?["address"] as? String)
+        XCTAssertNotNil(run.lines[4]["result"], "\(run.lines[4])")
+    }
+
     /// Commands piped on standard input run like a script named <stdin>
     /// (README): an error names <stdin>:LINE, stops, and the process runs on.
     func testCommandsOnStandardInputRunAsAScriptNamedStdin() throws {

@@ -132,7 +132,8 @@ struct WhereisCommand: ShellCommand {
         summary: "Classify any 64-bit value: null page, below mmap_min_addr, which band, mapping and offset, ELF section and symbol, which thread's stack and how far below its top, which gap, non-canonical, kernel half.",
         example: "whereis $rsp", needsTarget: true, arguments: [.register])
 
-    static func run(_ arguments: [String], in session: Session) throws -> CommandResult {
+    static func run(_ typed: [String], in session: Session) throws -> CommandResult {
+        let arguments = AddressExpression.joiningLeadingExpression(typed)  // `$rsp - 8`
         guard arguments.count == 1 else { throw ShellError.usage(command: spec.name, usage: spec.usage) }
         let target = try session.requireTarget()
         let regs = try target.registers(tid: try session.currentThread())
