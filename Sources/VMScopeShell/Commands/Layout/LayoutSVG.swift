@@ -37,6 +37,7 @@ enum LayoutSVG {
         }
         var y = 60.0
         var body = ""
+        var longestEdge = 0
         for row in rows {
             // A band's box is at least as tall as its parts stacked.
             let h = max(height(row.band.size), row.parts.map { height($0.size) }.reduce(0, +))
@@ -47,7 +48,9 @@ enum LayoutSVG {
                           bold: !row.isGap)
             body += label(x: 490, y: y + 15, text: humanSize(row.band.size), bold: false, anchor: "end")
             // The band's end (top edge) and start (bottom edge) on the left.
-            body += label(x: 190, y: y + 11, text: row.band.end == 0 ? "2^64" : namer.nameEnd(row.band.end), bold: false, anchor: "end", mono: true)
+            let edge = row.band.end == 0 ? "2^64" : namer.nameEnd(row.band.end)
+            longestEdge = max(longestEdge, edge.count)
+            body += label(x: 190, y: y + 11, text: edge, bold: false, anchor: "end", mono: true)
             if row.band.start == 0 {
                 body += label(x: 190, y: y + h, text: "0x0", bold: false, anchor: "end", mono: true)
             }
@@ -65,10 +68,15 @@ enum LayoutSVG {
             y += h
         }
         let total = y + 30
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(total))\" viewBox=\"0 0 \(Int(width)) \(Int(total))\" font-family=\"sans-serif\">\n"
+        // Long edge labels (symbolic names such as "ld-linux-x86-64.so.2+0x35000")
+        // would run off the left edge: widen the picture to the left instead.
+        let margin = Int(max(0, Double(longestEdge) * 7.3 - 185).rounded(.up))
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width) + margin)\" height=\"\(Int(total))\" viewBox=\"\(-margin) 0 \(Int(width) + margin) \(Int(total))\" font-family=\"sans-serif\">\n"
         svg += "<defs><pattern id=\"hatch\" width=\"8\" height=\"8\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"8\" height=\"8\" fill=\"#fafafa\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"8\" stroke=\"#ccc\" stroke-width=\"3\"/></pattern></defs>\n"
-        svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        let title = "Address space of \(result.processName) (pid \(result.space.pid)): \(LayoutSupport.paging(result.space.geometry))"
+        svg += "<rect x=\"\(-margin)\" width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        // The file is not filtered like the transcript: --symbolic leaves the pid out itself.
+        let pid = namer.symbolic ? "" : " (pid \(result.space.pid))"
+        let title = "Address space of \(result.processName)\(pid): \(LayoutSupport.paging(result.space.geometry))"
         svg += label(x: 20, y: 24, text: title, bold: true, size: 15)
         svg += label(x: 20, y: 44, text: "Box heights are proportional to log2(size); high addresses at the top, as in the model.", bold: false, size: 11)
         svg += body
