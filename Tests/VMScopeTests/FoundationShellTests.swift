@@ -45,14 +45,16 @@ final class FoundationShellTests: XCTestCase {
     /// the example of `help set` is the one written here.
     func testSetRegWritesTheRegisterOfAStartedProgram() throws {
         let run = try VMScope.json(["--batch", "-ex", "regs rax", "-ex", "set reg rax 0x2a", "-ex", "regs rax",
-                                    "-ex", "set reg al 0xff", "-ex", "regs rax", "-ex", "set reg nosuch 1",
+                                    "-ex", "set reg al 0xff", "-ex", "regs rax", "-ex", "set on-error continue",
+                                    "-ex", "set reg cs 0", "-ex", "set reg nosuch 1",
                                     "--", TestTarget.path("recurse"), "2"])
         XCTAssertEqual(run.status, 1, "the last line is an error")
         let before = try XCTUnwrap(hexValue((run.lines[1]["result"] as? [String: Any])?["rax"]))
         XCTAssertNotEqual(before, 0x2a)
         XCTAssertEqual(hexValue((run.lines[3]["result"] as? [String: Any])?["rax"]), 0x2a)
         XCTAssertEqual(hexValue((run.lines[5]["result"] as? [String: Any])?["rax"]), 0xff, "al is rax's low byte")
-        XCTAssertTrue((run.lines[6]["error"] as? String ?? "").contains("There is no register named 'nosuch'"), "\(run.lines)")
+        XCTAssertTrue((run.lines[7]["error"] as? String ?? "").contains("'0' is not valid here: expected a value the kernel accepts for cs"), "\(run.lines)")
+        XCTAssertTrue((run.lines[8]["error"] as? String ?? "").contains("There is no register named 'nosuch'"), "\(run.lines)")
     }
 
     /// `help CMD` gives the syntax, a description and an example, for every
