@@ -46,4 +46,19 @@ final class LayoutMarkerTests: XCTestCase {
         let above = try XCTUnwrap(starts.first { $0 >= printed })
         XCTAssertEqual(hexValue(brk["room_above"]), above - printed)
     }
+
+    /// `set symbolic on` switches a session to band-relative addresses and
+    /// stable ids as --symbolic does; `set symbolic off` switches back.
+    func testSetSymbolicSwitchesAddressesAndIds() throws {
+        let program = try TestTarget("recurse", ["2"])
+        let run = try VMScope.run(["--pid", "\(program.pid)", "--batch", "-ex", "whereis $rsp", "-ex", "set symbolic on",
+                                   "-ex", "whereis $rsp", "-ex", "set symbolic off", "-ex", "whereis $rsp"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let lines = run.stdout.split(separator: "\n").filter { $0.contains(" is in the stack band") }.map(String.init)
+        XCTAssertEqual(lines.count, 3, run.stdout)
+        XCTAssertTrue(lines[0].hasPrefix("0x7f") && lines[0].contains("thread \(program.pid)"), lines[0])
+        XCTAssertTrue(lines[1].hasPrefix("stack_top-0x") && lines[1].contains("thread PID"), lines[1])
+        XCTAssertFalse(lines[1].contains("\(program.pid)"), lines[1])
+        XCTAssertEqual(lines[2], lines[0])
+    }
 }
