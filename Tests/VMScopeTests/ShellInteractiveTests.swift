@@ -192,8 +192,12 @@ final class ShellInteractiveTests: XCTestCase {
             try terminal.wait(for: "(vmscope)", count: 2)
             XCTAssertFalse(terminal.colouredScreen.contains("\u{1B}[31m"), "\(arguments) \(environment)")
         }
+        // The terminals' vmscope detaches when its tmux session goes (SIGHUP):
+        // wait for that, or this attach would find the process still traced.
+        let deadline = Date().addingTimeInterval(10)
+        while tracerPid(program.pid) != 0 && Date() < deadline { usleep(2000) }
         let piped = try VMScope.run(["--pid", "\(program.pid)", "--batch", "-ex", "set color on", "-ex", "help"])
-        XCTAssertTrue(piped.stdout.contains("\u{1B}[31mcode"), "set color on forces it")
+        XCTAssertTrue(piped.stdout.contains("\u{1B}[31mcode"), "set color on forces it: \(piped.stderr)")
         let plain = try VMScope.run(["--pid", "\(program.pid)", "--batch", "-ex", "help", "-ex", "maps"])
         XCTAssertFalse(plain.stdout.contains("\u{1B}"), "a pipe gets no colour")
     }
