@@ -63,7 +63,7 @@ struct LayoutResult: CommandResult {
                 }
                 previousStart = band.start
             }
-            let name = band.level == 0 ? band.name : "  " + sanitized(band.name, limit: 40)
+            let name = style.namingIDs(band.level == 0 ? band.name : "  " + sanitized(band.name, limit: 40))
             let role = Self.role(band.kind)
             let marks = markers(for: i).map { "<- " + $0 }.joined(separator: " ")
             rows.append([band.level == 0 ? style.paint(name, .heading) : style.paint(name, role),
