@@ -42,7 +42,10 @@ final class LayoutSVGRenderTests: XCTestCase {
         }
         let tids = program.startupLines.compactMap { program.fields($0)["tid"] }
         XCTAssertEqual(tids.count, 2)
-        XCTAssertEqual(counter.texts.filter { $0.hasPrefix("stack of thread ") }.count, 2, "\(counter.texts)")
+        XCTAssertEqual(Set(counter.texts.filter { $0.hasPrefix("stack of thread ") }.map { String($0.prefix(20)) }),
+                       ["stack of thread TID1", "stack of thread TID2"],
+                       "named as in the transcript under --symbolic: \(counter.texts)")
+        for tid in tids { XCTAssertFalse(counter.texts.contains { $0.contains(tid) }, "raw tid \(tid) in the drawing") }
         XCTAssertFalse(counter.texts.contains { $0.contains("pid \(program.pid)") }, "--symbolic leaves the pid out")
 
         // A real browser: headless Chromium takes a screenshot of it.

@@ -145,7 +145,7 @@ struct LayoutCommand: ShellCommand {
             differences: LayoutDifferences.list(space, namer: namer, breakError: breakError),
             order: space.orderCheck(), processName: ProcFS.comm(pid: target.pid) ?? "?", svgPath: svgPath)
         if let svgPath {
-            try LayoutSVG.write(result, to: svgPath)
+            try LayoutSVG.write(result, to: svgPath, names: session.shellState.stableNames.style(session.settings.style).idNames)
         }
         return result
     }

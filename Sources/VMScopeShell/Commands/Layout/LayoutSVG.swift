@@ -15,7 +15,9 @@ enum LayoutSVG {
         max(minimumHeight, unit * log2(Double(max(size, 1))))
     }
 
-    static func render(_ result: LayoutResult) -> String {
+    /// `names`: the stable id names under --symbolic (the file is not
+    /// filtered like the transcript), so a drawing names TID1, not a tid.
+    static func render(_ result: LayoutResult, names: [Int32: String] = [:]) -> String {
         let namer = result.namer
         struct Row { let band: Band; let isGap: Bool; let parts: [Band]; let index: Int }
         var rows: [Row] = []
@@ -44,7 +46,7 @@ enum LayoutSVG {
             let fill = row.isGap ? "url(#hatch)" : color(row.band.kind)
             body += rect(x: 200, y: y, w: 300, h: h, fill: fill)
             let bandMarks = row.index >= 0 ? result.markers(for: row.index) : []
-            body += label(x: 210, y: y + 15, text: row.band.name + (bandMarks.isEmpty ? "" : "  <- " + bandMarks.joined(separator: ", ")),
+            body += label(x: 210, y: y + 15, text: replacingIDs(in: row.band.name, names: names) + (bandMarks.isEmpty ? "" : "  <- " + bandMarks.joined(separator: ", ")),
                           bold: !row.isGap)
             body += label(x: 490, y: y + 15, text: humanSize(row.band.size), bold: false, anchor: "end")
             // The band's end (top edge) and start (bottom edge) on the left.
@@ -60,7 +62,7 @@ enum LayoutSVG {
                 let ph = height(part.size)
                 body += rect(x: 520, y: py, w: 440, h: ph, fill: color(part.kind))
                 let marks = result.markers(for: row.index + 1 + offset)
-                let text = "\(part.name)  \(namer.name(part.start))  \(humanSize(part.size))"
+                let text = "\(replacingIDs(in: part.name, names: names))  \(namer.name(part.start))  \(humanSize(part.size))"
                     + (marks.isEmpty ? "" : "  <- " + marks.joined(separator: ", "))
                 body += label(x: 528, y: py + 12, text: text, bold: false, size: 11)
                 py += ph
@@ -130,11 +132,11 @@ enum LayoutSVG {
         return out
     }
 
-    static func write(_ result: LayoutResult, to path: String) throws {
+    static func write(_ result: LayoutResult, to path: String, names: [Int32: String] = [:]) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw VMScopeError.system(operation: "write \(sanitized(path))", errno: errno) }
         defer { close(fd) }
-        var text = render(result)
+        var text = render(result, names: names)
         let failed: Int32? = text.withUTF8 { buffer in
             var done = 0
             while done < buffer.count {
