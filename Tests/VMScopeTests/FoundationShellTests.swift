@@ -41,6 +41,27 @@ final class FoundationShellTests: XCTestCase {
         XCTAssertEqual(TestTarget.terminatingSignal(status: status), SIGKILL, TestTarget.describe(status: status))
     }
 
+    /// A started program is killed when vmscope leaves, unless `detach` was
+    /// asked for: then it runs on, untraced, and outlives vmscope.
+    func testAStartedProgramThatWasDetachedOutlivesVMScope() throws {
+        let shell = try TestTarget(VMScope.binary, ["-ex", "detach", "-ex", "echo ready", "--", TestTarget.path("recurse"), "2"])
+        let started = try XCTUnwrap(shell.startupLines.first { $0.hasPrefix("Started ") })
+        let child = try XCTUnwrap(started.components(separatedBy: " as process ").last.flatMap { pid_t(String($0.prefix { $0.isNumber })) })
+        defer { kill(child, SIGKILL) }
+        // The program shares vmscope's output and prints its own `ready`: read
+        // on until vmscope's sentence, whichever came first.
+        var lines = shell.startupLines
+        while !lines.contains(where: { $0.hasPrefix("Detached from process") }) { lines.append(try shell.readLine(timeout: 5)) }
+        XCTAssertTrue(lines.contains("Detached from process \(child): it runs on."), "\(lines)")
+        shell.closeStdin()
+        XCTAssertEqual(shell.waitForExit(timeout: 5).flatMap(TestTarget.exitCode), 0)
+        // It ran on to its park (pause), untraced.
+        let deadline = Date().addingTimeInterval(5)
+        while TestTarget.state(of: child) != "S" && Date() < deadline { usleep(1000) }
+        XCTAssertEqual(TestTarget.state(of: child), "S")
+        XCTAssertEqual(tracerPid(child), 0)
+    }
+
     /// `set reg` at the shell writes the register; `regs NAME` reads it back;
     /// the example of `help set` is the one written here.
     func testSetRegWritesTheRegisterOfAStartedProgram() throws {
