@@ -62,6 +62,22 @@ final class FoundationShellTests: XCTestCase {
         XCTAssertEqual(tracerPid(child), 0)
     }
 
+    /// `make demo`'s script without a terminal: it runs examples/demo.vms on
+    /// the attached demo program, exits 0 and leaves no demo process behind.
+    func testTheDemoScriptWithoutATerminalRunsTheCommandFileAndExitsZero() throws {
+        let run = try runCommand("/usr/bin/env", ["VMSCOPE=\(VMScope.binary)", "DEMO=\(TestTarget.path("demo"))",
+                                                   "SCRIPT=\(TestTarget.packageRoot)/examples/demo.vms",
+                                                   "/bin/sh", TestTarget.packageRoot + "/scripts/demo.sh"], stdin: "", timeout: 60)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertTrue(run.stdout.contains("(demo): 3 threads, all stopped."), run.stdout)
+        XCTAssertTrue(run.stdout.contains("--- the memory map ---"), run.stdout)
+        let pidText = try XCTUnwrap(run.stdout.components(separatedBy: "Attached to process ").dropFirst().first?.prefix { $0.isNumber })
+        let demo = try XCTUnwrap(pid_t(String(pidText)))
+        let deadline = Date().addingTimeInterval(5)
+        while let state = TestTarget.state(of: demo), state != "Z", Date() < deadline { usleep(1000) }
+        XCTAssertTrue([nil, "Z"].contains(TestTarget.state(of: demo)), "the demo program is stopped with the script")
+    }
+
     /// `set reg` at the shell writes the register; `regs NAME` reads it back;
     /// the example of `help set` is the one written here.
     func testSetRegWritesTheRegisterOfAStartedProgram() throws {
