@@ -47,7 +47,7 @@ struct TrackShowResult: CommandResult {
         for sample in samples {
             let sp = followed.flatMap { sample.sp[$0] }
             let lastSP = followed.flatMap { previous?.sp[$0] }
-            rows.append([String(sample.stop), sample.reason, String(sample.tid),
+            rows.append([String(sample.stop), sample.reason, style.namingIDs(String(sample.tid)),
                          sp.map { style.paint(hex($0), .stack) } ?? "-", delta(sp, lastSP),
                          sample.brk.map { style.paint(hex($0), .heap) } ?? "-", delta(sample.brk, previous?.brk),
                          sample.mappingCount.map(String.init) ?? "-"])
