@@ -212,15 +212,42 @@ final class ShellInteractiveTests: XCTestCase {
         try terminal.keys("Enter")
         try terminal.wait(for: "(vmscope)", count: 3)
         XCTAssertEqual(terminal.screen.components(separatedBy: "\nonce").count - 1, 1, terminal.screen)
-        guard let stepper = CommandTable.all.first(where: { $0.spec.repeatsOnEmptyLine && !$0.spec.example.contains(" ") })
-        else { return }
-        // A stepping command (stepi once it exists): run, then an empty line runs it again.
-        try terminal.type(stepper.spec.example)
+    }
+
+    func testAnEmptyLineRepeatsStepi() throws {
+        let terminal = try shell(["--", TestTarget.path("recurse-nopie"), "3"])
+        try terminal.type("break recurse")
         try terminal.keys("Enter")
-        try terminal.wait(for: "(vmscope)", count: 4)
-        let before = terminal.lines.count
+        try terminal.type("continue")
         try terminal.keys("Enter")
-        try terminal.wait(for: "(vmscope)", count: 5)
-        XCTAssertGreaterThan(terminal.lines.count, before + 1, terminal.screen)
+        try terminal.wait(for: "=> 0x")
+        // recurse opens with push rbp (1 byte) then mov rbp, rsp (3 bytes).
+        try terminal.type("stepi")
+        try terminal.keys("Enter")
+        try terminal.wait(for: "<recurse+0x1>")
+        try terminal.keys("Enter")
+        // Only the empty line can have run the second stepi.
+        try terminal.wait(for: "<recurse+0x4>")
+        try terminal.keys("C-d")
+        try terminal.wait(for: "[vmscope exited 0]")
+    }
+
+    func testCtrlCWhileTheTargetRunsInterruptsItAndReturnsToThePrompt() throws {
+        let program = try TestTarget("signals")
+        let terminal = try shell(["--pid", "\(program.pid)"])
+        try terminal.type("continue")
+        try terminal.keys("Enter")
+        usleep(300_000)
+        try terminal.keys("C-c")
+        try terminal.wait(for: "Interrupted")
+        try terminal.wait(for: "(vmscope)", count: 2)
+        try terminal.type("echo still attached")
+        try terminal.keys("Enter")
+        try terminal.wait(for: "\nstill attached")
+        XCTAssertNotEqual(tracerPid(program.pid), 0)
+        try terminal.keys("C-d")
+        try terminal.wait(for: "[vmscope exited 0]")
+        XCTAssertEqual(tracerPid(program.pid), 0)
+        XCTAssertEqual(program.fields(try program.request("count"))["usr1"], "0", "it answers: it runs")
     }
 }

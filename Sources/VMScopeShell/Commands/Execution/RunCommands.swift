@@ -23,7 +23,7 @@ struct ContinueCommand: ShellCommand {
     static let spec = CommandSpec(
         name: "continue", aliases: ["c", "cont"], group: .execution, usage: "continue",
         summary: "Run every thread until a breakpoint, a signal, a caught system call, exit or Ctrl-C.",
-        example: "continue", needsTarget: true)
+        example: "continue", needsTarget: true, repeatsOnEmptyLine: true)
 
     static func run(_ arguments: [String], in session: Session) throws -> CommandResult {
         let event = try session.requireTarget().continueExecution()
@@ -35,7 +35,7 @@ struct StepiCommand: ShellCommand {
     static let spec = CommandSpec(
         name: "stepi", aliases: ["si"], group: .execution, usage: "stepi [N]",
         summary: "Execute N machine instructions (1 by default) in the selected thread; calls are entered.",
-        example: "stepi 3", needsTarget: true)
+        example: "stepi 3", needsTarget: true, repeatsOnEmptyLine: true)
 
     static func run(_ arguments: [String], in session: Session) throws -> CommandResult {
         let count = try stepCount(arguments, spec: spec)
@@ -54,7 +54,7 @@ struct NextiCommand: ShellCommand {
     static let spec = CommandSpec(
         name: "nexti", aliases: ["ni"], group: .execution, usage: "nexti [N]",
         summary: "Like stepi, but a call runs to its return instead of being entered.",
-        example: "nexti", needsTarget: true)
+        example: "nexti", needsTarget: true, repeatsOnEmptyLine: true)
 
     static func run(_ arguments: [String], in session: Session) throws -> CommandResult {
         let count = try stepCount(arguments, spec: spec)
