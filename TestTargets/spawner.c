@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "command_line.h"
 
 /* The breakpoint target: its argument is the new thread's tid. */
 __attribute__((noinline, noipa)) void new_thread_ready(long tid)
@@ -33,13 +34,8 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("pid=%d\nready\n", (int)getpid());
     for (;;) {
-        if (!fgets(line, sizeof line, stdin)) {
-            if (ferror(stdin) && errno == EINTR) {
-                clearerr(stdin);
-                continue;
-            }
+        if (!read_command(line, sizeof line))
             return 0;
-        }
         int n;
         pthread_t thread;
         if (strcmp(line, "thread\n") == 0) {
