@@ -87,10 +87,10 @@ extension Target {
         return changed
     }
 
-    /// Writes int3 over every enabled breakpoint, except `skipping` (the
-    /// address a thread is about to execute: it is stepped over first).
+    /// Writes int3 over every enabled breakpoint and every internal run-to
+    /// point (`finish`, `nexti` over a call, `until`).
     func insertBreakpointBytes() throws {
-        for address in breakpointTable.enabledAddresses.sorted() where breakpointTable.inserted[address] == nil {
+        for address in stopAddresses.sorted() where breakpointTable.inserted[address] == nil {
             let read = memory.read(address, count: 1)
             guard let original = read.bytes.first else { throw VMScopeError.unmapped(address: address) }
             // The mirror learns the byte before memory changes, so an
