@@ -90,4 +90,48 @@ final class ExecutionCommandTests: XCTestCase {
         session.release()
         XCTAssertTrue(try program.request("sbrk 16").hasPrefix("brk=0x"), "the target runs on")
     }
+
+    /// A stopping signal is reported and then delivered by the next
+    /// continue; an ignored one never reaches the target.
+    func testSignalPoliciesStopDeliverAndIgnore() throws {
+        let program = try TestTarget("signals")
+        let session = try session(attachedTo: program)
+        defer { session.release() }
+        _ = try SignalCommand.run(["ignore", "SIGUSR2"], in: session)
+        let sender = Thread {
+            usleep(100_000)
+            kill(program.pid, SIGUSR2)
+            usleep(100_000)
+            kill(program.pid, SIGUSR1)
+        }
+        sender.start()
+        let stop = try XCTUnwrap(ContinueCommand.run([], in: session) as? StopResult)
+        XCTAssertEqual(stop.event.reason, .signal(number: SIGUSR1, code: 0, faultAddress: nil))
+        session.release()  // hands SIGUSR1 over, as continue would
+        XCTAssertEqual(program.fields(try program.request("count"))["usr1"], "1", "the stopping signal was delivered")
+        XCTAssertEqual(program.fields(try program.request("count"))["usr2"], "0", "the ignored one was not")
+    }
+
+    /// A 1 MiB malloc is served by mmap: between the stop at malloc's entry
+    /// and the stop after it returned, `maps diff` shows the new mapping,
+    /// and it holds the pointer the target then prints.
+    func testMapsDiffShowsTheMappingAMallocCreated() throws {
+        let program = try TestTarget("heapgrow")
+        let session = try session(attachedTo: program)
+        defer { session.release() }
+        _ = try BreakCommand.run(["malloc"], in: session)
+        try program.send("malloc 1048576")
+        _ = try ContinueCommand.run([], in: session)
+        _ = try DeleteCommand.run([], in: session)
+        let returned = try XCTUnwrap((FinishCommand.run([], in: session) as? StopResult)?.returnValue)
+        let diff = try XCTUnwrap(MapsDiffCommand.run([], in: session) as? MapsDiffResult)
+        let holder = diff.changes.first { change in
+            guard let after = change.after, change.kind == .mapped || change.kind == .grew else { return false }
+            return after.contains(returned)
+        }
+        XCTAssertNotNil(holder, "\(diff.changes.map(\.sentence))")
+        session.release()
+        let printed = program.fields(try program.readLine())["ptr"].flatMap(program.parseHex)
+        XCTAssertEqual(printed, returned)
+    }
 }
