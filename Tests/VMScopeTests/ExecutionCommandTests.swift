@@ -134,4 +134,19 @@ final class ExecutionCommandTests: XCTestCase {
         let printed = program.fields(try program.readLine())["ptr"].flatMap(program.parseHex)
         XCTAssertEqual(printed, returned)
     }
+
+    /// The `threads` command lists a thread created while the target ran,
+    /// with the tid the thread itself prints.
+    func testAThreadStartedWhileRunningShowsInThreads() throws {
+        let program = try TestTarget("spawner")
+        let session = try session(attachedTo: program)
+        defer { session.release() }
+        _ = try BreakCommand.run(["new_thread_ready"], in: session)
+        try program.send("thread")
+        let stop = try XCTUnwrap(ContinueCommand.run([], in: session) as? StopResult)
+        let listed = try XCTUnwrap(ThreadsCommand.run([], in: session) as? ThreadsResult).rows.map(\.tid)
+        XCTAssertEqual(listed.sorted(), [program.pid, stop.event.tid].sorted())
+        session.release()
+        XCTAssertEqual(try program.readLine(), "thread tid=\(stop.event.tid)")
+    }
 }
