@@ -28,6 +28,11 @@ let package = Package(
             name: "CReadline",
             providers: [.apt(["libreadline-dev"])]
         ),
+        // Capstone disassembles for `disas` and `nexti`.
+        .systemLibrary(
+            name: "CCapstone",
+            providers: [.apt(["libcapstone-dev"])]
+        ),
         // liblzma, for MiniDebugInfo (.gnu_debugdata is xz-compressed).
         .systemLibrary(
             name: "CLZMA",
@@ -35,7 +40,7 @@ let package = Package(
         ),
         .target(
             name: "VMScopeCore",
-            dependencies: ["CVMScopeShims", "CLZMA"]
+            dependencies: ["CVMScopeShims", "CLZMA", "CCapstone"]
         ),
         .target(
             name: "VMScopeShell",

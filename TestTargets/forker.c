@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "command_line.h"
 
 int main(void)
 {
@@ -14,13 +15,8 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("pid=%d\nready\n", (int)getpid());
     for (;;) {
-        if (!fgets(line, sizeof line, stdin)) {
-            if (ferror(stdin) && errno == EINTR) {
-                clearerr(stdin);
-                continue;
-            }
+        if (!read_command(line, sizeof line))
             return 0;
-        }
         int n;
         if (sscanf(line, "fork %d", &n) == 1 && n >= 0) {
             int forked = 0, ok = 0;

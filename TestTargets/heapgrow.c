@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "command_line.h"
 
 int main(void)
 {
@@ -19,13 +20,8 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("pid=%d\nsbrk0=0x%lx\nready\n", (int)getpid(), sbrk0);
     for (;;) {
-        if (!fgets(line, sizeof line, stdin)) {
-            if (ferror(stdin) && errno == EINTR) {
-                clearerr(stdin);
-                continue;
-            }
+        if (!read_command(line, sizeof line))
             return 0;
-        }
         long n;
         if (sscanf(line, "sbrk %ld", &n) == 1) {
             if (sbrk(n) == (void *)-1)

@@ -3,12 +3,13 @@
 # Used by `make demo` and `make test`, so a fresh Debian machine with Swift
 # needs nothing else.
 set -eu
-PACKAGES="libunwind-dev libreadline-dev liblzma-dev pkg-config libc6-dbg libdw-dev"
+PACKAGES="libunwind-dev libreadline-dev liblzma-dev libcapstone-dev pkg-config libc6-dbg libdw-dev"
 
 missing=""
 pkg-config --exists libunwind-ptrace 2>/dev/null || missing="$missing libunwind-dev"
 [ -f /usr/include/readline/readline.h ] || missing="$missing libreadline-dev"
 [ -f /usr/include/lzma.h ] || missing="$missing liblzma-dev"
+[ -f /usr/include/capstone/capstone.h ] || missing="$missing libcapstone-dev"
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 # libc's static functions (__libc_start_call_main) are named only by its debug file.
 dpkg -s libc6-dbg >/dev/null 2>&1 || missing="$missing libc6-dbg"

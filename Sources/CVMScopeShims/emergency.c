@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <sys/ptrace.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +20,12 @@ static volatile int em_count;
 static volatile pid_t em_tids[VMS_MAX_THREADS];
 static volatile int em_pending[VMS_MAX_THREADS];
 static volatile sig_atomic_t em_interrupted;
+static volatile int em_running;
+static volatile int em_memfd = -1;
+#define VMS_MAX_BREAKPOINTS 4096
+static volatile int em_bp_count;
+static volatile uint64_t em_bp_address[VMS_MAX_BREAKPOINTS];
+static volatile uint8_t em_bp_original[VMS_MAX_BREAKPOINTS];
 static volatile int em_sigint_exits;
 
 void vms_emergency_set_target(pid_t pid, int kill_on_exit) {
@@ -30,6 +37,38 @@ void vms_emergency_set_target(pid_t pid, int kill_on_exit) {
 void vms_emergency_clear(void) {
     em_pid = 0;
     em_count = 0;
+    em_bp_count = 0;
+    em_running = 0;
+    em_memfd = -1;
+}
+
+void vms_emergency_set_memfd(int fd) { em_memfd = fd; }
+void vms_emergency_clear_breakpoints(void) { em_bp_count = 0; }
+void vms_emergency_set_running(int running) { em_running = running; }
+
+static int bp_slot(uint64_t address) {
+    for (int i = 0; i < em_bp_count; i++) {
+        if (em_bp_address[i] == address) return i;
+    }
+    return -1;
+}
+
+int vms_emergency_add_breakpoint(uint64_t address, uint8_t original) {
+    if (bp_slot(address) >= 0) return 0;
+    if (em_bp_count >= VMS_MAX_BREAKPOINTS) return -1;
+    em_bp_address[em_bp_count] = address;
+    em_bp_original[em_bp_count] = original;
+    em_bp_count = em_bp_count + 1;
+    return 0;
+}
+
+void vms_emergency_remove_breakpoint(uint64_t address) {
+    int i = bp_slot(address);
+    if (i < 0) return;
+    int last = em_bp_count - 1;
+    em_bp_address[i] = em_bp_address[last];
+    em_bp_original[i] = em_bp_original[last];
+    em_bp_count = last;
 }
 
 static int slot_of(pid_t tid) {
@@ -64,26 +103,67 @@ static int is_group_stop_signal(int sig) {
     return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
 }
 
-// Detach one thread whatever its state: in a ptrace-stop it detaches at
-// once; running, it is interrupted first and its stop collected.
+// A thread that stopped with SIGTRAP right after one of our int3 bytes is
+// put back on the breakpoint's address, so it executes the restored
+// instruction. Returns 1 if it did.
+static int rewind_after_breakpoint(pid_t tid) {
+    struct user_regs_struct regs;
+    if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0) return 0;
+    if (bp_slot(regs.rip - 1) < 0) return 0;
+    regs.rip -= 1;
+    return ptrace(PTRACE_SETREGS, tid, 0, &regs) == 0;
+}
+
+// Every running thread is stopped first so that no thread executes code
+// while its bytes are being restored.
+static void stop_running_threads(void) {
+    if (!em_running) return;
+    for (int i = 0; i < em_count; i++) ptrace(PTRACE_INTERRUPT, em_tids[i], 0, 0);
+}
+
+static void restore_breakpoint_bytes(void) {
+    if (em_memfd < 0) return;
+    for (int i = 0; i < em_bp_count; i++) {
+        uint8_t byte = em_bp_original[i];
+        (void)!pwrite(em_memfd, &byte, 1, (off_t)em_bp_address[i]);
+    }
+    em_bp_count = 0;
+}
+
+// Detaches a thread from the stop described by `status`, handing back the
+// signal that stop took from the kernel (a breakpoint's SIGTRAP excepted).
+static void detach_from_stop(pid_t tid, int status, int pending) {
+    int event = (status >> 16) & 0xff;
+    int sig = WSTOPSIG(status);
+    // A signal-delivery-stop dequeued a signal: hand it back. An event stop
+    // holds no signal; a group-stop stays a group-stop by itself.
+    int hand_back = pending;
+    if (event == 0 && sig != (SIGTRAP | 0x80) && !is_group_stop_signal(sig)) hand_back = sig;
+    if (event == 0 && sig == SIGTRAP && rewind_after_breakpoint(tid)) hand_back = pending;
+    ptrace(PTRACE_DETACH, tid, 0, (void *)(long)hand_back);
+}
+
+// Detach one thread whatever its state: a stop not yet collected is
+// collected first (detaching from it blindly would drop its signal); a
+// thread in a ptrace-stop detaches at once; a running one is interrupted
+// and its stop collected.
 static void detach_thread(pid_t tid, int pending) {
+    int status;
+    pid_t got;
+    while ((got = waitpid(tid, &status, __WALL | WNOHANG)) < 0 && errno == EINTR) {}
+    if (got == tid) {
+        if (WIFSTOPPED(status)) detach_from_stop(tid, status, pending);
+        return;  // stopped and detached, or it died
+    }
     if (ptrace(PTRACE_DETACH, tid, 0, (void *)(long)pending) == 0) return;
     if (errno != ESRCH) return;
-    if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0) return;  // gone
+    ptrace(PTRACE_INTERRUPT, tid, 0, 0);
     for (;;) {
-        int status;
         if (waitpid(tid, &status, __WALL) < 0) {
             if (errno == EINTR) continue;
             return;
         }
-        if (!WIFSTOPPED(status)) return;  // it died meanwhile
-        int event = (status >> 16) & 0xff;
-        int sig = WSTOPSIG(status);
-        // A signal-delivery-stop dequeued a signal: hand it back. An event
-        // stop holds no signal; a group-stop stays a group-stop by itself.
-        int hand_back = pending;
-        if (event == 0 && sig != (SIGTRAP | 0x80) && !is_group_stop_signal(sig)) hand_back = sig;
-        ptrace(PTRACE_DETACH, tid, 0, (void *)(long)hand_back);
+        if (WIFSTOPPED(status)) detach_from_stop(tid, status, pending);
         return;
     }
 }
@@ -98,6 +178,8 @@ void vms_emergency_detach(void) {
         int status;
         while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {}
     } else {
+        stop_running_threads();
+        restore_breakpoint_bytes();
         for (int i = em_count - 1; i >= 0; i--) detach_thread(em_tids[i], em_pending[i]);
     }
     em_count = 0;
@@ -115,11 +197,20 @@ static void die_after_detach(int sig) {
 }
 
 static void on_sigint(int sig) {
-    if (em_sigint_exits) {
+    // In batch mode Ctrl-C ends vmscope, except while the target runs: then,
+    // as in `gdb -batch`, it interrupts the target and the script goes on.
+    if (em_sigint_exits && !em_running) {
         die_after_detach(sig);
         return;
     }
     em_interrupted = 1;
+    // Ctrl-C while the target runs: stop it now, from here, so the waiting
+    // code cannot miss it.
+    if (em_running) {
+        int saved = errno;
+        for (int i = 0; i < em_count; i++) ptrace(PTRACE_INTERRUPT, em_tids[i], 0, 0);
+        errno = saved;
+    }
 }
 
 void vms_install_signal_handlers(int sigint_exits) {

@@ -72,3 +72,33 @@ int vms_lines_lookup(vms_lines *lines, uint64_t address, char *file, size_t file
     *column = col;
     return 1;
 }
+
+struct address_search {
+    const char *file;
+    int line;
+    int found;
+    uint64_t lowest;
+};
+
+static int search_module(Dwfl_Module *module, void **userdata, const char *name, Dwarf_Addr start, void *arg) {
+    (void)userdata; (void)name; (void)start;
+    struct address_search *search = arg;
+    Dwfl_Line **found = NULL;
+    size_t count = 0;
+    if (dwfl_module_getsrc_file(module, search->file, search->line, 0, &found, &count) != 0) return DWARF_CB_OK;
+    for (size_t i = 0; i < count; i++) {
+        Dwarf_Addr address = 0;
+        if (!dwfl_lineinfo(found[i], &address, NULL, NULL, NULL, NULL)) continue;
+        if (!search->found || address < search->lowest) search->lowest = address;
+        search->found = 1;
+    }
+    free(found);
+    return DWARF_CB_OK;
+}
+
+int vms_lines_address(vms_lines *lines, const char *file, int line, uint64_t *address) {
+    struct address_search search = { .file = file, .line = line, .found = 0, .lowest = 0 };
+    dwfl_getmodules(lines->dwfl, search_module, &search, 0);
+    if (search.found) *address = search.lowest;
+    return search.found;
+}

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <string.h>
 #include <sys/personality.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -105,3 +106,43 @@ int vms_wait_ready(pid_t tid) {
 int vms_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 int vms_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
 int vms_gettid(void) { return (int)syscall(SYS_gettid); }
+
+// siginfo_t's fields live in unions that Swift imports awkwardly; this
+// hands back the three a stop report needs.
+long vms_ptrace_siginfo(pid_t tid, int *signo, int *code, uint64_t *address) {
+    siginfo_t info;
+    if (ptrace(PTRACE_GETSIGINFO, tid, 0, &info) != 0) return -1;
+    *signo = info.si_signo;
+    *code = info.si_code;
+    *address = (uint64_t)(uintptr_t)info.si_addr;
+    return 0;
+}
+
+// PTRACE_GET_SYSCALL_INFO (Linux 5.3) says whether a syscall-stop is the
+// entry or the exit, so a stop collected after attach or Ctrl-C cannot
+// flip the entry/exit parity.
+long vms_ptrace_syscall_info(pid_t tid, int *op, uint64_t *number, uint64_t args[6], int64_t *result) {
+    struct __ptrace_syscall_info info;
+    memset(&info, 0, sizeof info);
+    if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, (void *)sizeof info, &info) < 0) return -1;
+    *op = info.op;
+    if (info.op == PTRACE_SYSCALL_INFO_ENTRY) {
+        *number = info.entry.nr;
+        for (int i = 0; i < 6; i++) args[i] = info.entry.args[i];
+    } else if (info.op == PTRACE_SYSCALL_INFO_EXIT) {
+        *result = info.exit.rval;
+    }
+    return 0;
+}
+
+// Peeks at which child has a state change without collecting it
+// (waitid WNOWAIT), so the core can leave alone children that are not the
+// target's threads (the test suite's own children, say). Returns the pid,
+// 0 when `blocking` is 0 and nothing is waiting, -1 with errno on error.
+pid_t vms_wait_peek(int blocking) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int flags = WEXITED | WSTOPPED | WNOWAIT | __WALL | (blocking ? 0 : WNOHANG);
+    if (waitid(P_ALL, 0, &info, flags) != 0) return -1;
+    return info.si_pid;
+}

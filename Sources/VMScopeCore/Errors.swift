@@ -17,6 +17,14 @@ public enum VMScopeError: Error, Equatable, Sendable {
     case notAttached
     case alreadyAttached(pid: Int32)
     case noSuchThread(tid: Int32)
+    // Execution control.
+    case notExecutable(address: UInt64)
+    case noSuchBreakpoint(id: Int)
+    case tooManyBreakpoints
+    case unknownSignal(name: String)
+    case unknownSyscall(name: String)
+    /// `finish` in the outermost frame, or `until` with nowhere to go.
+    case noReturnAddress
     case unmapped(address: UInt64)
     case unknownRegister(name: String)
     case launchFailed(path: String, errno: Int32)

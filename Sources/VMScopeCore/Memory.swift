@@ -50,6 +50,18 @@ final class MemoryAccess {
         return ranges.contains { $0.lowerBound < end && address < $0.upperBound }
     }
 
+    /// An open /proc/PID/mem stays bound to the address space it was opened
+    /// on: after execve it must be opened again.
+    func reopen() {
+        close()
+        forgetLayout()
+        memFD = open("/proc/\(pid)/mem", O_RDWR | O_CLOEXEC)
+        if memFD < 0 { memFD = open("/proc/\(pid)/mem", O_RDONLY | O_CLOEXEC) }
+    }
+
+    /// The open /proc/PID/mem (-1 if closed), for the emergency detach.
+    var fileDescriptor: Int32 { memFD }
+
     func close() {
         if memFD >= 0 { Glibc.close(memFD) }
         memFD = -1

@@ -17,16 +17,37 @@ public final class Target {
     public let handle: ProcessHandle
     public internal(set) var threads: [Int32: TracedThread] = [:]
     /// Set once the whole process has gone (exited or killed).
-    public private(set) var exitStatus: ExitStatus?
+    public internal(set) var exitStatus: ExitStatus?
     let tracerTID: Int32
     let memory: MemoryAccess
+    /// Software breakpoints (int3 bytes) currently set.
+    var breakpointTable = BreakpointTable()
+    /// Threads resumed and not yet stopped again (only during continue/step).
+    var running = Set<Int32>()
+    /// What to do with each signal the target receives while it runs.
+    public var signalPolicies = SignalPolicy.defaults
+    /// System calls to stop at (entry and exit) while running; nil: none,
+    /// empty: all.
+    public var caughtSyscalls: Set<Int>?
+    /// Internal stop points of `finish`, `nexti`, `until` (not listed).
+    var runToPoints: [RunToPoint] = []
+    /// The system call each thread is inside (from its entry stop).
+    var syscallInProgress: [Int32: Int] = [:]
+    /// Fork children let go since the last stop (reported with it).
+    var releasedChildren: [Int32] = []
+    /// Called before the target runs again or is let go: caches of its
+    /// memory (unwinder, symbols of the stop) must be dropped then.
+    private var resumeObservers: [() -> Void] = []
     /// The stack unwinder (Unwind/), made on first use and kept across stops.
     var unwinderStorage: Unwinder?
 
     public var threadIDs: [Int32] { threads.keys.sorted() }
     public var isAttached: Bool { exitStatus == nil && !threads.isEmpty }
 
+    /// Fork and vfork children are traced only long enough to take our
+    /// breakpoint bytes out of their copy of memory and let them go.
     static let commonOptions = VMS_PTRACE_O_TRACECLONE | VMS_PTRACE_O_TRACEEXEC | VMS_PTRACE_O_TRACESYSGOOD
+        | VMS_PTRACE_O_TRACEFORK | VMS_PTRACE_O_TRACEVFORK
 
     private init(pid: Int32, launched: Bool) throws {
         self.pid = pid
@@ -37,6 +58,7 @@ public final class Target {
         // An exited leader's memory is reached through a live thread.
         self.memory = try MemoryAccess(pid: ProcessLiveness.addressSpaceID(pid))
         vms_emergency_set_target(pid, launched ? 1 : 0)
+        vms_emergency_set_memfd(memory.fileDescriptor)
     }
 
     deinit {
@@ -169,6 +191,12 @@ public final class Target {
         let stop = StopKind(status: status)
         threads[tid] = TracedThread(tid: tid, stop: stop)
         if case .signal(let sig) = stop { vms_emergency_set_pending(tid, sig) }
+        if case .event(let event) = stop, event == VMS_PTRACE_EVENT_FORK || event == VMS_PTRACE_EVENT_VFORK {
+            var message: UInt = 0
+            if vms_ptrace_geteventmsg(tid, &message) == 0, message != 0 {
+                releaseForkChild(Int32(truncatingIfNeeded: message), vfork: event == VMS_PTRACE_EVENT_VFORK)
+            }
+        }
         if case .event(let event) = stop, event == VMS_PTRACE_EVENT_CLONE {
             var message: UInt = 0
             if vms_ptrace_geteventmsg(tid, &message) == 0, message != 0 {
@@ -203,8 +231,10 @@ public final class Target {
     /// handed back; a group-stop stays a group-stop.
     public func detach() throws {
         try ensureTracerThread()
+        notifyResume()
         let held = Set(threadIDs)
         var firstError: VMScopeError?
+        removeAllBreakpointBytes()
         for tid in threadIDs {
             let signal = threads[tid]?.pendingSignal ?? 0
             if vms_ptrace_detach(tid, signal) != 0 {
@@ -228,6 +258,7 @@ public final class Target {
     /// Kills the process with SIGKILL and reaps it.
     public func kill() throws {
         try ensureTracerThread()
+        notifyResume()
         vms_emergency_clear()
         memory.close()
         releaseUnwinder()
@@ -290,6 +321,15 @@ public final class Target {
         }
     }
 
+    /// Registers `observer` to be called whenever the target is about to
+    /// run again or be let go.
+    public func onResume(_ observer: @escaping () -> Void) { resumeObservers.append(observer) }
+
+    func notifyResume() {
+        willResume()
+        for observer in resumeObservers { observer() }
+    }
+
     // MARK: checks
 
     func ensureTracerThread() throws {
@@ -326,7 +366,7 @@ public final class Target {
 /// The state a traced thread was left in by its last stop.
 public struct TracedThread: Sendable {
     public let tid: Int32
-    public let stop: StopKind
+    public internal(set) var stop: StopKind
     /// A signal the stop took from the kernel; handed back on resume/detach.
     public var pendingSignal: Int32 {
         if case .signal(let sig) = stop { return sig }

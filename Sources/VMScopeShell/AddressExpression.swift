@@ -46,6 +46,21 @@ public enum AddressExpression {
         return total
     }
 
+    /// Joins an expression typed with spaces (`x $rsp - 8 16`, as in GDB)
+    /// into the first argument: a word that is an operator, starts with one
+    /// or follows one belongs to the expression. The words after it stay.
+    public static func joiningLeadingExpression(_ arguments: [String]) -> [String] {
+        guard var expression = arguments.first else { return arguments }
+        var index = 1
+        func isOperator(_ c: Character?) -> Bool { c == "+" || c == "-" }
+        while index < arguments.count,
+              isOperator(expression.last) || isOperator(arguments[index].first) {
+            expression += arguments[index]
+            index += 1
+        }
+        return [expression] + arguments[index...]
+    }
+
     static func termValue(_ term: Substring, whole: String, registers: Registers?) throws -> UInt64 {
         if term.hasPrefix("$") {
             let name = String(term.dropFirst())

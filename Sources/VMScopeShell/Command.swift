@@ -20,6 +20,7 @@ public enum CommandGroup: String, CaseIterable, Sendable {
     case inspect = "Registers and memory"
     case layout = "The address space"
     case stack = "The stack"
+    case execution = "Running and stopping"
     case shell = "Shell and scripts"
 }
 

@@ -2,7 +2,7 @@
 /// (Metatypes are not Sendable; the table is immutable.)
 public enum CommandTable {
     nonisolated(unsafe) public static let all: [any ShellCommand.Type] =
-        processCommands + inspectCommands + layoutCommands + stackCommands + shellCommands
+        processCommands + inspectCommands + layoutCommands + stackCommands + executionCommands + shellCommands
 
     nonisolated(unsafe) static let processCommands: [any ShellCommand.Type] = [
         AttachCommand.self, RunCommand.self, DetachCommand.self, KillCommand.self,

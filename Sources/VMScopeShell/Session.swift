@@ -15,6 +15,8 @@ public final class Session {
     public var quitRequested = false
     /// How deep `source` is nested (a script sourcing itself must end).
     var sourceDepth = 0
+    /// Breakpoint-free state of execution control: growth history, maps snapshots.
+    public let execution = ExecutionState()
     /// Errors reported so far; a batch run exits 1 if any.
     public var errorCount = 0
     /// The shell's own state: transcript, stable names, the line an empty line repeats.

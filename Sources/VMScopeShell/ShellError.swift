@@ -9,6 +9,7 @@ public enum ShellError: Error, Equatable {
     case noSuchFile(String, errno: Int32)
     case sourceTooDeep(String)
     case unknownSetting(String)
+    case unknownSymbol(String)
     case cannotWrite(String, errno: Int32)
     case unknownTopic(String, topics: [String])
     /// A command file root must not run (another user could change it).

@@ -26,13 +26,47 @@ final class ExampleTranscriptTests: XCTestCase {
         return line.dropFirst("# vmscope-args:".count).split(separator: " ").map(String.init)
     }
 
+    /// The program a script looks at while it runs, from a
+    /// `# vmscope-attach: PROGRAM ARGS...` line: vmscope cannot resume a
+    /// process it started, so a parked stack, heap or thread is attached to.
+    static func attachedProgram(_ script: String) throws -> [String]? {
+        let text = try String(contentsOfFile: examples + "/" + script, encoding: .utf8)
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("# vmscope-attach:") }) else { return nil }
+        return line.dropFirst("# vmscope-attach:".count).split(separator: " ").map(String.init)
+    }
+
+    /// Lines a script wants the attached program to receive on its standard
+    /// input before vmscope attaches (`# vmscope-send: sbrk 65536`), each
+    /// answered by one line: how a program is made to allocate first.
+    static func sentLines(_ script: String) throws -> [String] {
+        let text = try String(contentsOfFile: examples + "/" + script, encoding: .utf8)
+        return text.split(separator: "\n").filter { $0.hasPrefix("# vmscope-send:") }
+            .map { $0.dropFirst("# vmscope-send:".count).trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// Starts PROGRAM the way a replay needs it: from the test programs'
+    /// folder, empty environment, 8 MiB stack limit and ASLR off
+    /// (setarch -R sets ADDR_NO_RANDOMIZE, as vmscope's own launch does), so
+    /// every address repeats; it prints `ready` once parked.
+    static func startForReplay(_ program: [String]) throws -> TestTarget {
+        try TestTarget("/bin/sh", ["-c", "ulimit -S -s 8192 2>/dev/null; cd \"$1\" && shift && exec env -i setarch x86_64 -R \"$@\"",
+                                   "sh", TestTarget.directory] + program)
+    }
+
     /// Runs one script the deterministic way; returns the transcript.
     static func replay(_ script: String) throws -> (transcript: String, status: Int32, stderr: String) {
         let out = FileManager.default.temporaryDirectory
             .appendingPathComponent("vmscope-transcript-\(getpid())-\(UUID().uuidString).md").path
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let arguments = ["--batch", "--no-color", "--symbolic", "--transcript", out, "-x", examples + "/" + script]
+        var arguments = ["--batch", "--no-color", "--symbolic", "--transcript", out, "-x", examples + "/" + script]
             + (try extraArguments(script))
+        // Kept alive (and stopped by deinit) until vmscope is done with it.
+        let attached = try attachedProgram(script).map(startForReplay)
+        if let attached {
+            for line in try sentLines(script) { _ = try attached.request(line) }
+            arguments += ["--pid", "\(attached.pid)"]
+        }
+        defer { attached?.terminate() }
         // RLIMIT_STACK places the mmap base (and an unlimited one switches to
         // the legacy bottom-up layout): fix it at the usual 8 MiB.
         let run = try runCommand("/bin/sh", ["-c", "ulimit -S -s 8192 2>/dev/null; cd \"$1\" && shift && exec env -i \"$@\"", "sh",

@@ -24,6 +24,11 @@ long vms_ptrace_setregs(pid_t tid, const struct user_regs_struct *_Nonnull regs)
 long vms_ptrace_getfpregs(pid_t tid, struct user_fpregs_struct *_Nonnull regs);
 long vms_ptrace_geteventmsg(pid_t tid, unsigned long *_Nonnull msg);
 long vms_ptrace_getsiginfo(pid_t tid, siginfo_t *_Nonnull info);
+/// The signal number, si_code and si_addr of a thread's signal stop.
+long vms_ptrace_siginfo(pid_t tid, int *_Nonnull signo, int *_Nonnull code, uint64_t *_Nonnull address);
+/// PTRACE_GET_SYSCALL_INFO: op 1 entry (number, args), 2 exit (result).
+long vms_ptrace_syscall_info(pid_t tid, int *_Nonnull op, uint64_t *_Nonnull number,
+                             uint64_t *_Nonnull args, int64_t *_Nonnull result);
 /// Reads one word. PEEK returns data in-band, so the result goes through
 /// `out` and the return value is 0 or -1 (errno set).
 long vms_ptrace_peekdata(pid_t tid, uint64_t addr, uint64_t *_Nonnull out);
@@ -57,6 +62,9 @@ int vms_wifstopped(int status);
 int vms_wstopsig(int status);
 /// The PTRACE_EVENT_* in bits 16..23 of a stop status (0 for none).
 int vms_wptrace_event(int status);
+/// Which child has a state change, without collecting it (waitid WNOWAIT
+/// over all children). 0 if none and not blocking; -1 with errno on error.
+pid_t vms_wait_peek(int blocking);
 
 // ---- other system calls ----
 ssize_t vms_process_vm_readv(pid_t pid, void *_Nonnull local, size_t length, uint64_t remote);
@@ -90,8 +98,21 @@ void vms_emergency_remove_thread(pid_t tid);
 /// The signal a stopped thread is holding (dequeued from the kernel by a
 /// signal-delivery-stop); it is handed back at detach. 0 for none.
 void vms_emergency_set_pending(pid_t tid, int signal);
-/// Lets every traced thread go: stops running ones, hands back held signals,
-/// detaches (or kills a launched target). Async-signal-safe.
+/// The open /proc/PID/mem through which breakpoint bytes are restored.
+void vms_emergency_set_memfd(int fd);
+/// A breakpoint byte in memory (int3) and the byte it replaced. Returns -1
+/// when the mirror is full: the byte must then not be written.
+int vms_emergency_add_breakpoint(uint64_t address, uint8_t original);
+/// Forgets every byte (after exec the old memory is gone).
+void vms_emergency_clear_breakpoints(void);
+void vms_emergency_remove_breakpoint(uint64_t address);
+/// Set while the target runs (continue/step): SIGINT then interrupts every
+/// traced thread with PTRACE_INTERRUPT from the handler itself, so no
+/// Ctrl-C is lost between a flag check and a blocking wait.
+void vms_emergency_set_running(int running);
+/// Lets every traced thread go: stops running ones, restores breakpoint
+/// bytes, rewinds a thread that has just executed an int3, hands back held
+/// signals, detaches (or kills a launched target). Async-signal-safe.
 void vms_emergency_detach(void);
 /// Installs handlers: SIGTERM, SIGHUP and the fatal signals (SIGILL, SIGSEGV,
 /// SIGBUS, SIGABRT, SIGFPE, SIGTRAP) detach and then die of the same signal.

@@ -95,4 +95,9 @@ void vms_lines_destroy(vms_lines *_Nonnull lines);
 int vms_lines_lookup(vms_lines *_Nonnull lines, uint64_t address, char *_Nonnull file, size_t file_size,
                      int *_Nonnull line, int *_Nonnull column);
 
+// The lowest code address of FILE:LINE in any module (FILE may be a path
+// suffix such as "recurse.c"): 1 and *address set, 0 when no line entry
+// matches.
+int vms_lines_address(vms_lines *_Nonnull lines, const char *_Nonnull file, int line, uint64_t *_Nonnull address);
+
 #endif

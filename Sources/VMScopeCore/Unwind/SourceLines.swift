@@ -31,4 +31,11 @@ final class SourceLines {
         cache[address] = .some(result)
         return result
     }
+
+    /// The first code address of `file`:`line` (file may be a suffix).
+    func address(file: String, line: Int) -> UInt64? {
+        var address: UInt64 = 0
+        guard line > 0, line <= Int(Int32.max), vms_lines_address(handle, file, Int32(line), &address) == 1 else { return nil }
+        return address
+    }
 }

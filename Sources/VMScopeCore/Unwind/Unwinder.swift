@@ -55,10 +55,19 @@ public final class Unwinder {
     /// files is used (cheap); with it, installed debug files too (libc6-dbg:
     /// loading libc's line table costs tens of milliseconds once).
     public func sourceLocation(of address: UInt64, separateDebugFiles: Bool = false) -> SourceLocation? {
+        lineTables(separateDebugFiles: separateDebugFiles)?.location(of: address)
+    }
+
+    /// The first code address of FILE:LINE, from the same line tables.
+    public func codeAddress(file: String, line: Int, separateDebugFiles: Bool = false) -> UInt64? {
+        lineTables(separateDebugFiles: separateDebugFiles)?.address(file: file, line: line)
+    }
+
+    private func lineTables(separateDebugFiles: Bool) -> SourceLines? {
         if lines[separateDebugFiles] == nil {
             lines[separateDebugFiles] = .some(SourceLines(pid: target.pid, separateDebugFiles: separateDebugFiles))
         }
-        return lines[separateDebugFiles]??.location(of: address)
+        return lines[separateDebugFiles] ?? nil
     }
 
     /// What the code looked like at the last walk: file-backed mappings.

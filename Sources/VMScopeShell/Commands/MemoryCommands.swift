@@ -46,7 +46,8 @@ struct ExamineCommand: ShellCommand {
 
     static let maximumCount = 1 << 30
 
-    static func run(_ arguments: [String], in session: Session) throws -> CommandResult {
+    static func run(_ typed: [String], in session: Session) throws -> CommandResult {
+        let arguments = AddressExpression.joiningLeadingExpression(typed)  // `$rsp - 8`
         guard (1...2).contains(arguments.count) else { throw ShellError.usage(command: spec.name, usage: spec.usage) }
         let target = try session.requireTarget()
         let regs = try target.registers(tid: try session.currentThread())

@@ -1,3 +1,4 @@
+import Glibc
 import VMScopeCore
 
 struct RegistersResult: CommandResult {
@@ -80,7 +81,12 @@ struct SetCommand: ShellCommand {
             let old = try regs.value(named: name)
             let value = try AddressExpression.evaluate(arguments[2], registers: regs)
             try regs.set(name, to: value)
-            try target.setRegisters(regs, tid: tid)
+            do {
+                try target.setRegisters(regs, tid: tid)
+            } catch VMScopeError.system(_, let code) where code == EIO {
+                // PTRACE_SETREGS checks segment selectors and fs_base/gs_base.
+                throw ShellError.badValue(arguments[2], expected: "a value the kernel accepts for \(name.lowercased()) (it refuses invalid segment selectors and non-canonical fs_base/gs_base)")
+            }
             return SetRegisterResult(name: name.lowercased(), old: old, new: try regs.value(named: name), tid: tid)
         case "on-error":
             guard arguments.count == 2, ["stop", "continue"].contains(arguments[1]) else {

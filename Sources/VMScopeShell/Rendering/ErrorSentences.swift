@@ -43,6 +43,18 @@ func sentence(for error: VMScopeError) -> String {
         return "Already attached to process \(pid): 'detach' or 'kill' it first."
     case .noSuchThread(let tid):
         return "Thread \(tid) is not a thread of the traced process (see 'threads')."
+    case .notExecutable(let address):
+        return "\(hex(address)) is not in an executable mapping: a breakpoint there would never be hit."
+    case .noSuchBreakpoint(let id):
+        return "There is no breakpoint \(id) (see 'info breakpoints')."
+    case .tooManyBreakpoints:
+        return "Too many breakpoints are enabled at once; disable or delete some."
+    case .unknownSignal(let name):
+        return "\"\(sanitized(name))\" is not a signal name or number (try SIGSEGV, SEGV or 11)."
+    case .unknownSyscall(let name):
+        return "\"\(sanitized(name))\" is not an x86-64 system call name or number."
+    case .noReturnAddress:
+        return "The selected frame has no caller to return to."
     case .unmapped(let address):
         return "Address \(hex(address)) is not mapped in the target (see 'maps')."
     case .unknownRegister(let name):
@@ -89,6 +101,8 @@ func sentence(for error: ShellError) -> String {
         return "Cannot read '\(sanitized(path))': \(errorName(code))."
     case .sourceTooDeep(let path):
         return "'source \(sanitized(path))' nests scripts more than 16 deep (a script that sources itself?)."
+    case .unknownSymbol(let name):
+        return "No symbol named '\(sanitized(name, limit: 128))' in the target's executable or libraries (an address such as 0x401136 works too)."
     case .unknownSetting(let name):
         return "There is no setting '\(sanitized(name, limit: 40))'; try reg, on-error, color or symbolic."
     case .cannotWrite(let path, let code):

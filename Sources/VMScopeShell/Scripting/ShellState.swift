@@ -70,21 +70,7 @@ struct StableNames {
     func apply(_ text: String, ids: Bool = true) -> String {
         guard enabled, !names.isEmpty || workingDirectory != nil else { return text }
         guard ids else { return workingDirectory.map { text.replacingOccurrences(of: $0 + "/", with: "./") } ?? text }
-        let chars = Array(text)
-        var out = ""
-        var i = 0
-        while i < chars.count {
-            guard chars[i].isASCII && chars[i].isNumber else { out.append(chars[i]); i += 1; continue }
-            var end = i
-            while end < chars.count && chars[end].isASCII && chars[end].isNumber { end += 1 }
-            let run = String(chars[i..<end])
-            let before: Character = i > 0 ? chars[i - 1] : " "
-            let after: Character = end < chars.count ? chars[end] : " "
-            let standsAlone = !(before.isLetter || before == "_" || before == "$")
-                && !(after.isLetter || after == "_")
-            if standsAlone, let id = Int32(run), let name = names[id] { out += name } else { out += run }
-            i = end
-        }
+        let out = replacingIDs(in: text, names: names)
         guard let workingDirectory else { return out }
         return out.replacingOccurrences(of: workingDirectory + "/", with: "./")
     }

@@ -107,6 +107,26 @@ final class TestTarget: @unchecked Sendable {
                 "test target '\(name)' \(args) (pid \(spawned), state \(state)\(status)) did not "
                 + "print 'ready': \(error); lines so far: \(startupLines)")
         }
+        waitUntilParked()
+    }
+
+    /// `ready` is written just before the program parks: a test that attaches
+    /// at once may find a thread still returning from that write(), with a
+    /// different stack (seen: a frame-pointer walk from write instead of
+    /// pause). Waits, briefly, until every thread sleeps in a system call
+    /// other than write (/proc/PID/task/TID/syscall: "running" while it runs).
+    func waitUntilParked(timeout: Double = 0.5) {
+        let deadline = monotonicNow() + timeout
+        while monotonicNow() < deadline {
+            let tids = threadIDs()
+            let parked = !tids.isEmpty && tids.allSatisfy { tid in
+                guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/syscall", encoding: .utf8),
+                      let number = Int(text.prefix { $0 != " " && $0 != "\n" }) else { return false }
+                return number != 1  // SYS_write
+            }
+            if parked { return }
+            usleep(200)
+        }
     }
 
     deinit {
@@ -486,8 +506,12 @@ private func spawnChild(path: String, args: [String], environment: [String: Stri
     sigemptyset(&emptyMask)
     var defaults = sigset_t()
     sigemptyset(&defaults)
-    for sig in Int32(1)...31 where sig != SIGKILL && sig != SIGSTOP {
-        sigaddset(&defaults, sig)
+    // Every signal, set bit by bit: sigaddset refuses glibc's reserved 32
+    // and 33, and the XCTest runner ignores 32, which a child would inherit.
+    withUnsafeMutableBytes(of: &defaults) { bits in
+        for sig in 1...64 where sig != Int(SIGKILL) && sig != Int(SIGSTOP) {
+            bits[(sig - 1) / 8] |= UInt8(1) << UInt8((sig - 1) % 8)
+        }
     }
     posix_spawnattr_setsigmask(&attr, &emptyMask)
     posix_spawnattr_setsigdefault(&attr, &defaults)

@@ -63,7 +63,7 @@ struct LayoutResult: CommandResult {
                 }
                 previousStart = band.start
             }
-            let name = band.level == 0 ? band.name : "  " + sanitized(band.name, limit: 40)
+            let name = style.namingIDs(band.level == 0 ? band.name : "  " + sanitized(band.name, limit: 40))
             let role = Self.role(band.kind)
             let marks = markers(for: i).map { "<- " + $0 }.joined(separator: " ")
             rows.append([band.level == 0 ? style.paint(name, .heading) : style.paint(name, role),
@@ -145,7 +145,7 @@ struct LayoutCommand: ShellCommand {
             differences: LayoutDifferences.list(space, namer: namer, breakError: breakError),
             order: space.orderCheck(), processName: ProcFS.comm(pid: target.pid) ?? "?", svgPath: svgPath)
         if let svgPath {
-            try LayoutSVG.write(result, to: svgPath)
+            try LayoutSVG.write(result, to: svgPath, names: session.shellState.stableNames.style(session.settings.style).idNames)
         }
         return result
     }

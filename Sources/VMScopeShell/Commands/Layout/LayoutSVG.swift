@@ -15,7 +15,9 @@ enum LayoutSVG {
         max(minimumHeight, unit * log2(Double(max(size, 1))))
     }
 
-    static func render(_ result: LayoutResult) -> String {
+    /// `names`: the stable id names under --symbolic (the file is not
+    /// filtered like the transcript), so a drawing names TID1, not a tid.
+    static func render(_ result: LayoutResult, names: [Int32: String] = [:]) -> String {
         let namer = result.namer
         struct Row { let band: Band; let isGap: Bool; let parts: [Band]; let index: Int }
         var rows: [Row] = []
@@ -37,17 +39,20 @@ enum LayoutSVG {
         }
         var y = 60.0
         var body = ""
+        var longestEdge = 0
         for row in rows {
             // A band's box is at least as tall as its parts stacked.
             let h = max(height(row.band.size), row.parts.map { height($0.size) }.reduce(0, +))
             let fill = row.isGap ? "url(#hatch)" : color(row.band.kind)
             body += rect(x: 200, y: y, w: 300, h: h, fill: fill)
             let bandMarks = row.index >= 0 ? result.markers(for: row.index) : []
-            body += label(x: 210, y: y + 15, text: row.band.name + (bandMarks.isEmpty ? "" : "  <- " + bandMarks.joined(separator: ", ")),
+            body += label(x: 210, y: y + 15, text: replacingIDs(in: row.band.name, names: names) + (bandMarks.isEmpty ? "" : "  <- " + bandMarks.joined(separator: ", ")),
                           bold: !row.isGap)
             body += label(x: 490, y: y + 15, text: humanSize(row.band.size), bold: false, anchor: "end")
             // The band's end (top edge) and start (bottom edge) on the left.
-            body += label(x: 190, y: y + 11, text: row.band.end == 0 ? "2^64" : namer.nameEnd(row.band.end), bold: false, anchor: "end", mono: true)
+            let edge = row.band.end == 0 ? "2^64" : namer.nameEnd(row.band.end)
+            longestEdge = max(longestEdge, edge.count)
+            body += label(x: 190, y: y + 11, text: edge, bold: false, anchor: "end", mono: true)
             if row.band.start == 0 {
                 body += label(x: 190, y: y + h, text: "0x0", bold: false, anchor: "end", mono: true)
             }
@@ -57,7 +62,7 @@ enum LayoutSVG {
                 let ph = height(part.size)
                 body += rect(x: 520, y: py, w: 440, h: ph, fill: color(part.kind))
                 let marks = result.markers(for: row.index + 1 + offset)
-                let text = "\(part.name)  \(namer.name(part.start))  \(humanSize(part.size))"
+                let text = "\(replacingIDs(in: part.name, names: names))  \(namer.name(part.start))  \(humanSize(part.size))"
                     + (marks.isEmpty ? "" : "  <- " + marks.joined(separator: ", "))
                 body += label(x: 528, y: py + 12, text: text, bold: false, size: 11)
                 py += ph
@@ -65,10 +70,15 @@ enum LayoutSVG {
             y += h
         }
         let total = y + 30
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(total))\" viewBox=\"0 0 \(Int(width)) \(Int(total))\" font-family=\"sans-serif\">\n"
+        // Long edge labels (symbolic names such as "ld-linux-x86-64.so.2+0x35000")
+        // would run off the left edge: widen the picture to the left instead.
+        let margin = Int(max(0, Double(longestEdge) * 7.3 - 185).rounded(.up))
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width) + margin)\" height=\"\(Int(total))\" viewBox=\"\(-margin) 0 \(Int(width) + margin) \(Int(total))\" font-family=\"sans-serif\">\n"
         svg += "<defs><pattern id=\"hatch\" width=\"8\" height=\"8\" patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"8\" height=\"8\" fill=\"#fafafa\"/><line x1=\"0\" y1=\"0\" x2=\"0\" y2=\"8\" stroke=\"#ccc\" stroke-width=\"3\"/></pattern></defs>\n"
-        svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        let title = "Address space of \(result.processName) (pid \(result.space.pid)): \(LayoutSupport.paging(result.space.geometry))"
+        svg += "<rect x=\"\(-margin)\" width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        // The file is not filtered like the transcript: --symbolic leaves the pid out itself.
+        let pid = namer.symbolic ? "" : " (pid \(result.space.pid))"
+        let title = "Address space of \(result.processName)\(pid): \(LayoutSupport.paging(result.space.geometry))"
         svg += label(x: 20, y: 24, text: title, bold: true, size: 15)
         svg += label(x: 20, y: 44, text: "Box heights are proportional to log2(size); high addresses at the top, as in the model.", bold: false, size: 11)
         svg += body
@@ -122,12 +132,12 @@ enum LayoutSVG {
         return out
     }
 
-    static func write(_ result: LayoutResult, to path: String) throws {
+    static func write(_ result: LayoutResult, to path: String, names: [Int32: String] = [:]) throws {
         // Never through a planted symbolic link (see Transcript).
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw VMScopeError.system(operation: "write \(sanitized(path))", errno: errno) }
         defer { close(fd) }
-        var text = render(result)
+        var text = render(result, names: names)
         let failed: Int32? = text.withUTF8 { buffer in
             var done = 0
             while done < buffer.count {

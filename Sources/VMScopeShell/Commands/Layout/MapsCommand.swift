@@ -16,7 +16,7 @@ struct MapsResult: CommandResult {
             let start = namer.symbolic && region.kind == .stack ? "(grows down)" : namer.name(m.start)
             rows.append([style.paint(start, role), style.paint(namer.nameEnd(m.end), role),
                          m.perms, hex(m.offset), namer.size(m.start, m.end), style.paint(region.kind.rawValue, role),
-                         sanitized(region.owner, limit: 40), sanitized(m.path)])
+                         style.namingIDs(sanitized(region.owner, limit: 40)), sanitized(m.path)])
         }
         let kinds = RegionKind.allCases.filter { kind in regions.contains { $0.kind == kind } }
         let legend = kinds.map { "  " + style.paint(padded($0.rawValue, 12), LayoutResult.role($0.rawValue)) + " " + $0.meaning }

@@ -52,7 +52,12 @@ struct WhereisResult: CommandResult {
             return "\(a) is below vm.mmap_min_addr = \(hex(space.mmapMinAddr)), in the model's low reserved band: the kernel refuses to map anything there."
         case .belowEverything:
             let lowest = space.maps.first.map { namer.name($0.start) } ?? "?"
-            return "\(a) is in the model's low reserved band: unmapped, below the lowest mapping at \(lowest)."
+            if l.address < LayoutDifferences.modelReservedEnd {
+                return "\(a) is in the model's low reserved band (below \(hex(LayoutDifferences.modelReservedEnd))): unmapped, below the lowest mapping at \(lowest)."
+            }
+            // The model reserves only the first 4 MiB; above it this is
+            // ordinary user space that this process leaves empty.
+            return "\(a) is not mapped: it lies in user space below the lowest mapping at \(lowest), above the model's 4 MiB low reserved band (0x0-\(hex(LayoutDifferences.modelReservedEnd))); nothing forbids a mapping here (vm.mmap_min_addr is \(hex(space.mmapMinAddr)))."
         case .topPage:
             return "\(a) is in the last page of user space (\(hex(g.taskSize))-\(hex(g.userLimit))), which is never mapped: TASK_SIZE is \(hex(g.taskSize))."
         case .nonCanonical:
@@ -127,7 +132,8 @@ struct WhereisCommand: ShellCommand {
         summary: "Classify any 64-bit value: null page, below mmap_min_addr, which band, mapping and offset, ELF section and symbol, which thread's stack and how far below its top, which gap, non-canonical, kernel half.",
         example: "whereis $rsp", needsTarget: true, arguments: [.register])
 
-    static func run(_ arguments: [String], in session: Session) throws -> CommandResult {
+    static func run(_ typed: [String], in session: Session) throws -> CommandResult {
+        let arguments = AddressExpression.joiningLeadingExpression(typed)  // `$rsp - 8`
         guard arguments.count == 1 else { throw ShellError.usage(command: spec.name, usage: spec.usage) }
         let target = try session.requireTarget()
         let regs = try target.registers(tid: try session.currentThread())

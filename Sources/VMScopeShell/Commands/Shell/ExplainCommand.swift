@@ -8,7 +8,7 @@ struct ExplainResult: CommandResult {
     let facts: [(String, JSON)]
 
     func text(_ style: Style) -> String {
-        ([style.paint(title, .heading)] + paragraphs.map { wrap($0, width: 78) }).joined(separator: "\n")
+        ([style.paint(title, .heading)] + paragraphs.map { wrap(style.namingIDs($0), width: 78) }).joined(separator: "\n")
     }
 
     var json: JSON {

@@ -51,7 +51,8 @@ struct TelescopeCommand: ShellCommand {
 
     static let maximumWords = 4096
 
-    static func run(_ arguments: [String], in session: Session) throws -> CommandResult {
+    static func run(_ typed: [String], in session: Session) throws -> CommandResult {
+        let arguments = AddressExpression.joiningLeadingExpression(typed)  // `$rsp - 8`
         guard (1...2).contains(arguments.count) else { throw ShellError.usage(command: spec.name, usage: spec.usage) }
         let context = try StackContext(session: session)
         let registers = try context.target.registers(tid: context.tid)
