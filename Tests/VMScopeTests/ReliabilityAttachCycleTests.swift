@@ -115,6 +115,7 @@ final class ReliabilityAttachCycleTests: XCTestCase {
         var fdsBefore: [String: String] = [:]
         var durations: [Double] = []
         var cycleTimes: [Double] = []
+        var attachTimes: [Double] = [], detachTimes: [Double] = []
         var leftStopped = 0, missedThreads = 0, debugRegistersSet = 0, failures = 0
         for cycle in 0..<cycles {
             let started = Reliability.now()
@@ -160,6 +161,8 @@ final class ReliabilityAttachCycleTests: XCTestCase {
                 XCTFail("cycle \(cycle): detach failed: \(error)")
             }
             durations.append(attached - started + Reliability.now() - detachStarted)
+            attachTimes.append(attached - started)
+            detachTimes.append(Reliability.now() - detachStarted)
             cycleTimes.append(Reliability.now() - started)
             if !Reliability.stoppedThreads(pid).isEmpty { leftStopped += 1 }
             if cycle == 0 { fdsBefore = openFileDescriptors() }
@@ -198,6 +201,8 @@ final class ReliabilityAttachCycleTests: XCTestCase {
             "p50_ms": Reliability.ms(Reliability.percentile(durations, 50)),
             "p99_ms": Reliability.ms(Reliability.percentile(durations, 99)),
             "cycle_p50_ms": viaShell ? "-" : Reliability.ms(Reliability.percentile(cycleTimes, 50)),
+            "attach_p50_ms": viaShell ? "-" : Reliability.ms(Reliability.percentile(attachTimes, 50)),
+            "detach_p50_ms": viaShell ? "-" : Reliability.ms(Reliability.percentile(detachTimes, 50)),
         ])
         guard expectExact else { return lost }
         XCTAssertEqual(failures, 0)
