@@ -45,6 +45,12 @@ let package = Package(
             name: "vmscope",
             dependencies: ["VMScopeShell"]
         ),
+        // `make bench`: times vmscope against eu-stack, gdb and pmap (may use
+        // Foundation: it is not the tool).
+        .executableTarget(
+            name: "vmscope-bench",
+            dependencies: ["VMScopeCore"]
+        ),
         .testTarget(
             name: "VMScopeTests",
             dependencies: ["VMScopeCore", "VMScopeShell"]
