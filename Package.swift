@@ -43,7 +43,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "vmscope",
-            dependencies: ["VMScopeShell"]
+            dependencies: ["VMScopeShell"],
+            // The standard library linked in: loading and relocating the
+            // shared Swift libraries cost ~1.4 ms of every start (issue #7).
+            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
         ),
         // `make bench`: times vmscope against eu-stack, gdb and pmap (may use
         // Foundation: it is not the tool).

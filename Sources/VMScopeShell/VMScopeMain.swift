@@ -63,6 +63,13 @@ public enum VMScopeMain {
         // The process first: scripts expect it.
         let start: String? = options.pid.map { "attach \($0)" }
             ?? (options.program.isEmpty ? nil : "run " + options.program.map(quoted).joined(separator: " "))
+        if let pid = options.pid {
+            let lines = options.steps.compactMap { step -> String? in
+                if case .command(let line) = step { return line }
+                return nil
+            }
+            if SymbolPrewarm.needed(by: lines, dispatcher: dispatcher) { SymbolPrewarm.run(session: session, pid: pid) }
+        }
         if let start {
             do { try dispatcher.execute(start) } catch {
                 dispatcher.report(error, line: start, location: nil)

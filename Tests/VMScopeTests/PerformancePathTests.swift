@@ -1,0 +1,103 @@
+import Foundation
+import XCTest
+@testable import VMScopeCore
+
+/// The fast paths added for issue #7 (benchmarks) give exactly what the
+/// slow ones gave: the radix sort behind symbol tables, reads into a
+/// caller's buffer, and the byte-built hexdump of `x`.
+final class PerformancePathTests: XCTestCase {
+    func testRadixSortMatchesSort() {
+        var generator = SystemRandomNumberGenerator()
+        for count in [0, 1, 2, 63, 64, 65, 1000, 20_000] {
+            // Few distinct high bytes (like link-time addresses) and duplicates.
+            var keys = (0..<count).map { _ in
+                UInt64.random(in: 0..<4096, using: &generator) << 30 | UInt64.random(in: 0..<1 << 20, using: &generator)
+            }
+            if count > 10 { keys[3] = keys[7] }
+            var radix = keys
+            SymbolTable.radixSort(&radix)
+            XCTAssertEqual(radix, keys.sorted(), "count \(count)")
+        }
+        var wide: [UInt64] = [UInt64.max, 0, 1 << 63, 42, UInt64.max - 1] + (0..<100).map { UInt64($0) * 0x0101_0101_0101_0101 }
+        let expected = wide.sorted()
+        SymbolTable.radixSort(&wide)
+        XCTAssertEqual(wide, expected)
+    }
+
+    func testSymbolTableKeepsTheBestOfEqualAddressesAndTheOrder() {
+        var symbols: [ELFSymbol] = []
+        // Shuffled, with a NOTYPE local label and a FUNC global at 0x2000.
+        for i in (0..<500).reversed() {
+            symbols.append(ELFSymbol(name: "f\(i)", value: 0x1000 + UInt64(i) * 0x100, size: 0x100,
+                                     isFunction: true, isObject: false, isLocal: false))
+        }
+        symbols.append(ELFSymbol(name: "label", value: 0x2000, size: 0, isFunction: false, isObject: false, isLocal: true))
+        symbols.shuffle()
+        let table = SymbolTable(symbols)
+        XCTAssertEqual(table.symbol(containing: 0x2000)?.symbol.name, "f16")
+        XCTAssertEqual(table.symbol(containing: 0x1000 + 499 * 0x100 + 0xff)?.symbol.name, "f499")
+        XCTAssertEqual(table.symbol(containing: 0x1000 + 0x100 * 7 + 3)?.offset, 3)
+        XCTAssertNil(table.symbol(containing: 0xfff))
+        // Values too large for the packed keys take the closure sort.
+        let high = SymbolTable([
+            ELFSymbol(name: "top", value: UInt64.max - 0x100, size: 0x10, isFunction: true, isObject: false, isLocal: false),
+            ELFSymbol(name: "low", value: 0x10, size: 0x10, isFunction: true, isObject: false, isLocal: false),
+        ])
+        XCTAssertEqual(high.symbol(containing: UInt64.max - 0xf8)?.symbol.name, "top")
+        XCTAssertEqual(high.symbol(containing: 0x18)?.symbol.name, "low")
+    }
+
+    /// bigheap fills its block with (offset * 31 + 7) & 0xff.
+    private func pattern(_ offset: Int) -> UInt8 { UInt8((offset &* 31 &+ 7) & 0xff) }
+
+    func testReadIntoABufferGetsTheHeapPatternAndStopsAtTheEndOfTheMapping() throws {
+        let program = try TestTarget("bigheap", ["1"])
+        let heap = try XCTUnwrap(program.address("heap"))
+        let target = try Target.attach(pid: program.pid)
+        defer { try? target.detach() }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        let whole = try target.read(heap, into: buffer)
+        XCTAssertEqual(whole.count, 1 << 20)
+        XCTAssertNil(whole.firstBadAddress)
+        for offset in [0, 1, 4095, 4096, 500_000, (1 << 20) - 1] { XCTAssertEqual(buffer[offset], pattern(offset), "\(offset)") }
+
+        // A readable mapping with a hole after it (malloc's block may touch
+        // the next mapping).
+        let maps = try target.maps()
+        let mapping = try XCTUnwrap(zip(maps, maps.dropFirst()).first { pair in
+            pair.0.isReadable && pair.1.start > pair.0.end && pair.0.end < 0x8000_0000_0000
+        }?.0)
+        let tail = try target.read(mapping.end - 16, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<64]))
+        XCTAssertEqual(tail.count, 16)
+        XCTAssertEqual(tail.firstBadAddress, mapping.end)
+        XCTAssertEqual(try target.read(mapping.end - 16, count: 64).bytes.count, 16)
+    }
+
+    func testExamineDumpsTheHeapPatternLineByLine() throws {
+        let program = try TestTarget("bigheap", ["1"])
+        let heap = try XCTUnwrap(program.address("heap"))
+        let run = try VMScope.run(["--pid", "\(program.pid)", "--batch", "--no-color", "-ex", "x \(hex(heap)) 21"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        func line(_ start: Int, _ count: Int) -> String {
+            var text = "0x" + String(repeating: "0", count: 16 - String(heap + UInt64(start), radix: 16).count)
+                + String(heap + UInt64(start), radix: 16) + " "
+            var ascii = ""
+            for i in 0..<count {
+                let byte = pattern(start + i)
+                text += (i == 8 ? "  " : " ") + (byte < 16 ? "0" : "") + String(byte, radix: 16)
+                ascii += (0x20..<0x7f).contains(byte) ? String(UnicodeScalar(byte)) : "."
+            }
+            text += String(repeating: " ", count: (16 - count) * 3 + (count <= 8 ? 1 : 0)) + "  |" + ascii + "|"
+            return text
+        }
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(Array(lines.suffix(2)), [line(0, 16), line(16, 5)], run.stdout)
+
+        let json = try VMScope.json(["--pid", "\(program.pid)", "--batch", "-ex", "x \(hex(heap)) 4"])
+        let result = try XCTUnwrap(json.lines.last?["result"] as? [String: Any])
+        XCTAssertEqual(result["bytes"] as? String, (0..<4).map { String(format: "%02x", pattern($0)) }.joined())
+    }
+
+    private func hex(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+}
