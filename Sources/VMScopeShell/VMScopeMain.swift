@@ -76,8 +76,11 @@ public enum VMScopeMain {
                 return 1
             }
         }
-        for step in options.steps where !session.quitRequested {
-            let failed = runStep(step, session: session, dispatcher: dispatcher)
+        for (index, step) in options.steps.enumerated() where !session.quitRequested {
+            var stepDispatcher = dispatcher
+            stepDispatcher.releaseTargetBeforeOutput = OneShot.releasesEarly(
+                step, isLast: index == options.steps.count - 1, options: options, dispatcher: dispatcher)
+            let failed = runStep(step, session: session, dispatcher: stepDispatcher)
             if failed && (options.batch || !interactive) && session.settings.onErrorStop { return 1 }
         }
         if options.batch || session.quitRequested { return session.errorCount > 0 ? 1 : 0 }

@@ -47,6 +47,28 @@ final class PerformancePathTests: XCTestCase {
         XCTAssertEqual(high.symbol(containing: 0x18)?.symbol.name, "low")
     }
 
+    func testByteMapsParserAgreesWithTheLineParser() throws {
+        let program = try TestTarget("threads", ["3"])
+        var texts = [String(decoding: try readWholeFile("/proc/\(program.pid)/maps"), as: UTF8.self),
+                     String(decoding: try readWholeFile("/proc/self/maps"), as: UTF8.self)]
+        texts.append("""
+            7f00-7f10 rw-p 00000000 00:00 0
+            55aa0000-55aa1000 r-xp 00001000 fe:01 1234                       /tmp/a path with  spaces (deleted)
+            not a line
+            10-20 rwxp 0 00:00 99999999999999999999999 /overflow
+            ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]
+            1000-2000 r--p zz 00:00 0 /bad-offset
+            1000-2000 r--pp 0 00:00 0 /bad-perms
+
+            """)
+        for text in texts {
+            let expected = text.split(separator: "\n", omittingEmptySubsequences: true).compactMap(MapsParser.parseLine)
+            XCTAssertEqual(MapsParser.parse(text), expected)
+            XCTAssertFalse(expected.isEmpty)
+        }
+        XCTAssertEqual(MapsParser.parse(texts[2]).map(\.path), ["", "/tmp/a path with  spaces (deleted)", "[vsyscall]"])
+    }
+
     /// bigheap fills its block with (offset * 31 + 7) & 0xff.
     private func pattern(_ offset: Int) -> UInt8 { UInt8((offset &* 31 &+ 7) & 0xff) }
 

@@ -5,6 +5,9 @@ import VMScopeCore
 /// knows where the line came from (prompt, -ex, FILE:LINE).
 struct Dispatcher {
     let session: Session
+    /// Lets an attached process go between running the command and writing
+    /// its result (the last command of a one-shot batch: see OneShot).
+    var releaseTargetBeforeOutput = false
 
     /// Returns false for a blank or comment line.
     @discardableResult
@@ -28,6 +31,7 @@ struct Dispatcher {
         session.shellState.updateStableNames(symbolic: session.settings.symbolic)
         session.shellState.stableNames.learn(session.target)
         let result = try command.run(arguments, in: session)
+        if releaseTargetBeforeOutput, let target = session.target, !target.launched { session.release() }
         session.shellState.updateStableNames(symbolic: session.settings.symbolic)
         session.shellState.stableNames.learn(session.target)
         emit(result, line: line, isEcho: ObjectIdentifier(command) == ObjectIdentifier(EchoCommand.self))
