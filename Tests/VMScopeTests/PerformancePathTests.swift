@@ -116,6 +116,18 @@ final class PerformancePathTests: XCTestCase {
         let lines = run.stdout.split(separator: "\n").map(String.init)
         XCTAssertEqual(Array(lines.suffix(2)), [line(0, 16), line(16, 5)], run.stdout)
 
+        // A read running off the end of a mapping: the bytes that exist, then one sentence.
+        let maps = MapsParser.parse(bytes: try readWholeFile("/proc/\(program.pid)/maps"))
+        let edge = try XCTUnwrap(zip(maps, maps.dropFirst()).first { pair in
+            pair.0.isReadable && pair.1.start > pair.0.end && pair.0.end < 0x8000_0000_0000
+        }?.0.end)
+        let cut = try VMScope.run(["--pid", "\(program.pid)", "--batch", "--no-color", "-ex", "x \(hex(edge - 16)) 64"])
+        let cutLines = cut.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(cutLines.count, 3, cut.stdout)
+        XCTAssertTrue(cutLines.dropLast().last?.hasPrefix("0x" + String(repeating: "0", count: 16 - String(edge - 16, radix: 16).count)
+                                                         + String(edge - 16, radix: 16) + "  ") == true, cut.stdout)
+        XCTAssertTrue(cutLines.last?.hasPrefix("Read 16 of 64 bytes: \(hex(edge)) cannot be read") == true, cut.stdout)
+
         let json = try VMScope.json(["--pid", "\(program.pid)", "--batch", "-ex", "x \(hex(heap)) 4"])
         let result = try XCTUnwrap(json.lines.last?["result"] as? [String: Any])
         XCTAssertEqual(result["bytes"] as? String, (0..<4).map { String(format: "%02x", pattern($0)) }.joined())

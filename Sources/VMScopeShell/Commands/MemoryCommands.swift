@@ -6,13 +6,11 @@ struct ExamineResult: CommandResult {
     let requested: Int
 
     func text(_ style: Style) -> String {
-        var lines: [String] = []
-        if !read.bytes.isEmpty { lines.append(HexDumpText.lines(address: read.address, bytes: read.bytes, style: style)) }
-        if let bad = read.firstBadAddress {
-            let why = read.errno == 0 ? "" : " (\(errorName(read.errno)))"
-            lines.append("Read \(read.bytes.count) of \(requested) bytes: \(hex(bad)) cannot be read\(why).")
-        }
-        return lines.joined(separator: "\n")
+        let dump = HexDumpText.lines(address: read.address, bytes: read.bytes, style: style)
+        guard let bad = read.firstBadAddress else { return dump }  // no copy of a large dump
+        let why = read.errno == 0 ? "" : " (\(errorName(read.errno)))"
+        let sentence = "Read \(read.bytes.count) of \(requested) bytes: \(hex(bad)) cannot be read\(why)."
+        return dump.isEmpty ? sentence : dump + "\n" + sentence
     }
 
     var json: JSON {

@@ -72,7 +72,13 @@ struct Dispatcher {
             session.output.write(shown + "\n")
         } else {
             shown = names.apply(result.text(names.style(session.settings.style)))
-            if !shown.isEmpty { session.output.write(shown + "\n") }
+            // A large result (x of megabytes) is not copied just to add the newline.
+            if shown.utf8.count > 1 << 20 {
+                session.output.write(shown)
+                session.output.write("\n")
+            } else if !shown.isEmpty {
+                session.output.write(shown + "\n")
+            }
         }
         guard let transcript = session.shellState.transcript else { return }
         // A handout has no colour escapes, even when the terminal got them.
