@@ -69,6 +69,39 @@ final class PerformancePathTests: XCTestCase {
         XCTAssertEqual(MapsParser.parse(texts[2]).map(\.path), ["", "/tmp/a path with  spaces (deleted)", "[vsyscall]"])
     }
 
+    /// vmscope's sigprocmask (walk_sigmask.c) skips libunwind's system calls
+    /// during a walk only: the thread's mask is the same after a walk, and
+    /// outside one the calls block and report signals as libc's do.
+    func testWalksLeaveTheSignalMaskAloneAndSigprocmaskStillWorks() throws {
+        let program = try TestTarget("recurse", ["50"])
+        var original = sigset_t()
+        XCTAssertEqual(sigprocmask(SIG_SETMASK, nil, &original), 0)
+        defer { sigprocmask(SIG_SETMASK, &original, nil) }
+        var usr2 = sigset_t()
+        sigemptyset(&usr2)
+        sigaddset(&usr2, SIGUSR2)
+        XCTAssertEqual(sigprocmask(SIG_BLOCK, &usr2, nil), 0)
+        var before = sigset_t()
+        XCTAssertEqual(sigprocmask(SIG_SETMASK, nil, &before), 0)
+        XCTAssertEqual(sigismember(&before, SIGUSR2), 1)
+
+        let target = try Target.attach(pid: program.pid)
+        defer { try? target.detach() }
+        let walk = try target.unwinder().backtrace()
+        XCTAssertGreaterThanOrEqual(walk.frames.count, 50)
+        XCTAssertEqual(walk.stop, .end)
+
+        var after = sigset_t()
+        XCTAssertEqual(sigprocmask(SIG_SETMASK, nil, &after), 0)
+        XCTAssertEqual(sigismember(&after, SIGUSR2), 1)
+        XCTAssertEqual(sigismember(&after, SIGUSR1), sigismember(&before, SIGUSR1))
+        XCTAssertEqual(sigprocmask(SIG_UNBLOCK, &usr2, nil), 0)
+        XCTAssertEqual(sigprocmask(SIG_SETMASK, nil, &after), 0)
+        XCTAssertEqual(sigismember(&after, SIGUSR2), 0)
+        XCTAssertEqual(sigprocmask(12345, &usr2, nil), -1)
+        XCTAssertEqual(errno, EINVAL)
+    }
+
     /// bigheap fills its block with (offset * 31 + 7) & 0xff.
     private func pattern(_ offset: Int) -> UInt8 { UInt8((offset &* 31 &+ 7) & 0xff) }
 
