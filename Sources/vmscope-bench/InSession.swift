@@ -38,12 +38,19 @@ enum InSession {
             plain.append(monotonicNow() - started)
             started = monotonicNow()
             let walk = try unwinder.backtrace()
-            var memo: [UInt64: Symbolized?] = [:]
+            // As `bt` does: each distinct address is named once, one lookup a frame.
+            var memo: [UInt64: String?] = [:]
             var namedCount = 0
             for frame in walk.frames {
                 let address = frame.lookupAddress
-                if memo[address] == nil { memo[address] = .some(cache.symbolize(address, modules: modules)) }
-                if memo[address]??.function != nil { namedCount += 1 }
+                let name: String?
+                if let known = memo[address] {
+                    name = known
+                } else {
+                    name = cache.symbolize(address, modules: modules)?.function
+                    memo[address] = .some(name)
+                }
+                if name != nil { namedCount += 1 }
             }
             named.append(monotonicNow() - started)
             if namedCount == 0 { throw SpawnError(description: "no frame of process \(pid) got a name") }
