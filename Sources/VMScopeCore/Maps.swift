@@ -13,10 +13,13 @@ public struct Mapping: Equatable, Sendable {
     public let path: String
 
     public var size: UInt64 { end - start }
-    public var isReadable: Bool { perms.hasPrefix("r") }
-    public var isWritable: Bool { perms.dropFirst().hasPrefix("w") }
-    public var isExecutable: Bool { perms.dropFirst(2).hasPrefix("x") }
-    public var isShared: Bool { perms.hasSuffix("s") }
+    // Bytes, not Characters: these run for every mapping on every stop
+    // (the unwinder's code signature, module grouping), hundreds of times
+    // for a process with many threads.
+    public var isReadable: Bool { perms.utf8.first == UInt8(ascii: "r") }
+    public var isWritable: Bool { perms.utf8.dropFirst().first == UInt8(ascii: "w") }
+    public var isExecutable: Bool { perms.utf8.dropFirst(2).first == UInt8(ascii: "x") }
+    public var isShared: Bool { perms.utf8.last == UInt8(ascii: "s") }
     /// The file was deleted after it was mapped.
     public var isDeleted: Bool { inode != 0 && path.hasSuffix(" (deleted)") }
     /// Backed by a file (as opposed to anonymous memory or a pseudo-name).

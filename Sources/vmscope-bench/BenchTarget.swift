@@ -44,7 +44,12 @@ final class BenchTarget {
             while let newline = pending.firstIndex(of: 10) {
                 let line = String(decoding: pending[..<newline], as: UTF8.self)
                 pending.removeSubrange(...newline)
-                if line == "ready" { return }
+                if line == "ready" {
+                    // Let it reach its parking call (the write of "ready"
+                    // and stdio's flush are still on its stack for a moment).
+                    usleep(20_000)
+                    return
+                }
                 for token in line.split(separator: " ") {
                     let parts = token.split(separator: "=", maxSplits: 1)
                     if parts.count == 2 { facts[String(parts[0])] = String(parts[1]) }

@@ -203,7 +203,9 @@ do {
     commands.append(ToolCommand(tool: "vmscope-startup", path: options.vmscope,
                                 arguments: ["--batch", "-ex", "echo started"], slow: false))
     if let truePath = findInPath("true") { commands.append(ToolCommand(tool: "true", path: truePath, arguments: [], slow: false)) }
-    let timings = try runner.measure(commands, target: target, sampleStops: false, countFrames: false)
+    // Start-up is a few milliseconds: three times the runs, for a steadier median.
+    let timings = try Runner(options: { var o = options; o.repeats = options.repeats * 3; return o }())
+        .measure(commands, target: target, sampleStops: false, countFrames: false)
     target.terminate()
     func time(_ name: String) -> Double? { timings.first { $0.tool == name }?.median }
     let mapsRatio = ratio(time("vmscope"), time("pmap"))
