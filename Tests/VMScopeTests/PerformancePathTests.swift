@@ -102,6 +102,72 @@ final class PerformancePathTests: XCTestCase {
         XCTAssertEqual(errno, EINVAL)
     }
 
+    /// Tables read back from the on-disk cache equal freshly built ones,
+    /// and a damaged cache file is ignored (the table is built again).
+    func testSymbolTableCacheRoundTripsAndIgnoresDamage() throws {
+        let directory = NSTemporaryDirectory() + "vmscope-symbols-\(getpid())"
+        let saved = getenv("VMSCOPE_SYMBOL_CACHE").map { String(cString: $0) }
+        defer {
+            if let saved { setenv("VMSCOPE_SYMBOL_CACHE", saved, 1) } else { unsetenv("VMSCOPE_SYMBOL_CACHE") }
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        // A small table is not worth a file.
+        setenv("VMSCOPE_SYMBOL_CACHE", directory, 1)
+        XCTAssertLessThan(try ELFFile(path: TestTarget.path("recurse")).symbols.count, SymbolTableCache.minimumEntries)
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: directory))?.count ?? 0, 0)
+        // libc: stripped, its .symtab from libc6-dbg's debug file (part of the key).
+        for path in ["/usr/lib/x86_64-linux-gnu/libc.so.6"] {
+            setenv("VMSCOPE_SYMBOL_CACHE", "off", 1)
+            let reference = try ELFFile(path: path).symbols
+            XCTAssertGreaterThan(reference.count, 10, path)
+            setenv("VMSCOPE_SYMBOL_CACHE", directory, 1)
+            _ = try ELFFile(path: path).symbols  // builds and writes
+            let file = try XCTUnwrap(try FileManager.default.contentsOfDirectory(atPath: directory)
+                .first { name in name.hasSuffix(".symbols")
+                    && (try? Data(contentsOf: URL(fileURLWithPath: directory + "/" + name)))
+                        .map { $0.range(of: Data(path.utf8)) != nil } == true })
+            let cached = try ELFFile(path: path).symbols
+            XCTAssertEqual(cached.all, reference.all, path)
+            if let some = reference.all.first(where: { $0.isFunction && $0.size > 4 }) {
+                XCTAssertEqual(cached.symbol(containing: some.value + 2)?.symbol, reference.symbol(containing: some.value + 2)?.symbol)
+            }
+            let good = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))
+            var damaged: [Data] = [Data(), good.prefix(7), good.prefix(good.count - 1), good + Data([0])]
+            for offset in [0, 9, good.count / 2, good.count - 3] {
+                var copy = good
+                copy[offset] ^= 0xff
+                damaged.append(copy)
+            }
+            for bad in damaged {
+                try bad.write(to: URL(fileURLWithPath: directory + "/" + file))
+                XCTAssertEqual(try ELFFile(path: path).symbols.all, reference.all, "\(path), \(bad.count) bytes")
+            }
+        }
+        // A name running past the names, and values out of order, are refused.
+        let table = SymbolTable([
+            ELFSymbol(name: "a", value: 0x10, size: 4, isFunction: true, isObject: false, isLocal: false),
+            ELFSymbol(name: "b", value: 0x20, size: 4, isFunction: true, isObject: false, isLocal: false),
+        ])
+        var bytes = SymbolTableCache.encode(table, key: "k")
+        XCTAssertEqual(SymbolTableCache.decode(bytes, key: "k")?.all, table.all)
+        XCTAssertNil(SymbolTableCache.decode(bytes, key: "other"))
+        let firstEntry = SymbolTableCache.magic.count + 4 + 1 + 24
+        bytes[firstEntry + 16] = 0xff  // name start of entry 0 (the checksum sees it)
+        XCTAssertNil(SymbolTableCache.decode(bytes, key: "k"))
+        // With the checksum made to match, the structure checks still refuse it.
+        func resealed(_ damage: (inout [UInt8]) -> Void) -> [UInt8] {
+            var copy = SymbolTableCache.encode(table, key: "k")
+            damage(&copy)
+            let sum = copy.withUnsafeBytes { SymbolTableCache.checksum(UnsafeRawBufferPointer(rebasing: $0[firstEntry...])) }
+            withUnsafeBytes(of: sum.littleEndian) { raw in for (i, byte) in raw.enumerated() { copy[firstEntry - 8 + i] = byte } }
+            return copy
+        }
+        XCTAssertNotNil(SymbolTableCache.decode(resealed { _ in }, key: "k"))
+        XCTAssertNil(SymbolTableCache.decode(resealed { $0[firstEntry + 16] = 0xff }, key: "k"))  // name past the names
+        XCTAssertNil(SymbolTableCache.decode(resealed { $0[firstEntry] = 0x30 }, key: "k"))  // values out of order
+        XCTAssertNil(SymbolTableCache.decode(resealed { $0[firstEntry + 22] = 0x80 }, key: "k"))  // unknown flags
+    }
+
     /// bigheap fills its block with (offset * 31 + 7) & 0xff.
     private func pattern(_ offset: Int) -> UInt8 { UInt8((offset &* 31 &+ 7) & 0xff) }
 

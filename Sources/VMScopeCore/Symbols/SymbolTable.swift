@@ -75,8 +75,8 @@ public struct SymbolTable: Sendable {
     }
 
     /// Sorted by value, then by preference (best last among equals).
-    private let entries: [Entry]
-    private let nameBytes: [UInt8]
+    let entries: [Entry]
+    let nameBytes: [UInt8]
     /// The highest end (value + size) of entries[0...i]: a backwards scan
     /// can stop as soon as no earlier symbol reaches the address.
     private let maxEnd: [UInt64]
@@ -123,6 +123,12 @@ public struct SymbolTable: Sendable {
             }
         }
         sorted.removeSubrange(write...)
+        self.init(sorted: sorted, names: names)
+    }
+
+    /// Entries already sorted and deduplicated (a table read back from the
+    /// on-disk cache, checked by SymbolTableCache).
+    init(sorted: [Entry], names: [UInt8]) {
         var ends: [UInt64] = []
         ends.reserveCapacity(sorted.count)
         var highest: UInt64 = 0
