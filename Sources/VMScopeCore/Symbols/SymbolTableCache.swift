@@ -44,8 +44,30 @@ enum SymbolTableCache {
     }
 
     static func load(key: String) -> SymbolTable? {
-        guard let directory, let bytes = try? readWholeFile(directory + "/" + fileName(for: key)) else { return nil }
+        guard let directory, let bytes = readFile(directory + "/" + fileName(for: key)) else { return nil }
         return decode(bytes, key: key)
+    }
+
+    /// The file in one read into an array of its size (the cache file of
+    /// libc is a third of a megabyte: no growing buffer).
+    private static func readFile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0,
+              info.st_size <= Int64(maxNameBytes) else { return nil }
+        let size = Int(info.st_size)
+        var failed = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            while initialized < size, let base = buffer.baseAddress {
+                let n = read(fd, base + initialized, size - initialized)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { failed = true; break }
+                initialized += n
+            }
+        }
+        return failed ? nil : bytes
     }
 
     /// Smaller tables build in well under a millisecond: not worth a file
@@ -137,15 +159,19 @@ enum SymbolTableCache {
                   let storedSum = number(UInt64.self),
                   raw.count - at == Int(entryCount) * entrySize + Int(nameCount),
                   checksum(UnsafeRawBufferPointer(rebasing: raw[at...])) == storedSum else { return nil }
+            // The length check above covers every entry: read them in place.
+            guard let table = take(Int(entryCount) * entrySize) else { return nil }
             var entries: [SymbolTable.Entry] = []
             entries.reserveCapacity(Int(entryCount))
             var previous: UInt64 = 0
-            for _ in 0..<Int(entryCount) {
-                guard let value = number(UInt64.self), let size = number(UInt64.self),
-                      let nameStart = number(UInt32.self), let nameLength = number(UInt16.self),
-                      let flags = number(UInt8.self), number(UInt8.self) != nil,
-                      value >= previous, flags < 8,
-                      UInt64(nameStart) + UInt64(nameLength) <= nameCount else { return nil }
+            for index in 0..<Int(entryCount) {
+                let base = index * entrySize
+                let value = UInt64(littleEndian: table.loadUnaligned(fromByteOffset: base, as: UInt64.self))
+                let size = UInt64(littleEndian: table.loadUnaligned(fromByteOffset: base + 8, as: UInt64.self))
+                let nameStart = UInt32(littleEndian: table.loadUnaligned(fromByteOffset: base + 16, as: UInt32.self))
+                let nameLength = UInt16(littleEndian: table.loadUnaligned(fromByteOffset: base + 20, as: UInt16.self))
+                let flags = table[base + 22]
+                guard value >= previous, flags < 8, UInt64(nameStart) + UInt64(nameLength) <= nameCount else { return nil }
                 previous = value
                 entries.append(SymbolTable.Entry(value: value, size: size, nameStart: nameStart,
                                                  nameLength: nameLength, flags: flags))
