@@ -93,7 +93,8 @@ for job in jobs {
     let goal = stopGoal(depth: job.depth, threads: job.threads)
     let stopMet = goal.flatMap { g in mine?.stoppedMedian.map { $0 <= g } }
     stopRows.append([job.label, formatDuration(mine?.stoppedMedian), formatDuration(eu?.stoppedMedian),
-                     formatDuration(gd?.stoppedMedian), goal.map { "<= " + formatDuration($0) } ?? "-", verdict(stopMet)])
+                     formatDuration(gd?.stoppedMedian), goal.map { "<= " + formatDuration($0) } ?? "-", verdict(stopMet),
+                     timings.map { String($0.stopped.count) }.joined(separator: "/")])
     backtraceJobs.append(.object([("job", .string(job.label)), ("program", .string(job.program)),
                                   ("arguments", .array(job.arguments.map(BenchJSON.string))),
                                   ("tools", .array(timings.map(\.json))),
@@ -239,7 +240,7 @@ runner.say(markdownTable(["job", "frames (vmscope/eu-stack/gdb)", "vmscope", "eu
                           "vmscope / gdb (goal)"], backtraceRows))
 runner.say("")
 runner.say("Time the target is held stopped (polled /proc/TID/stat state t):")
-runner.say(markdownTable(["job", "vmscope", "eu-stack", "gdb", "goal", ""], stopRows))
+runner.say(markdownTable(["job", "vmscope", "eu-stack", "gdb", "goal", "", "runs seen stopped"], stopRows))
 runner.say("")
 runner.say("Inside a session, memory, maps and start-up:")
 runner.say(markdownTable(["job", "vmscope", "reference", "ratio", "goal", ""],
