@@ -53,30 +53,42 @@ final class MemoryAccess {
         // Never run past the top of the 64-bit space.
         let room = UInt64.max - address
         let count = Int(min(UInt64(max(requested, 0)), room == UInt64.max ? room : room + 1, UInt64(Int.max)))
-        var bytes = [UInt8](repeating: 0, count: count)
-        var done = 0
-        var lastErrno: Int32 = 0
-        bytes.withUnsafeMutableBytes { buffer in
-            while done < count {
-                let n = vms_process_vm_readv(pid, buffer.baseAddress! + done, count - done, address + UInt64(done))
-                if n > 0 { done += n; continue }
-                lastErrno = n < 0 ? errno : EFAULT
-                if n < 0 && lastErrno == EINTR { continue }
-                // Fall back to /proc/PID/mem one page at a time.
-                let got = readThroughMemFile(buffer.baseAddress! + done, count - done, address + UInt64(done))
-                if got.count == 0 {
-                    if got.errno != 0 { lastErrno = got.errno }
-                    break
-                }
-                done += got.count
-            }
+        var outcome = (count: 0, errno: Int32(0))
+        // Uninitialised: zero-filling first would cost a second pass over
+        // the memory (a quarter of the time of a large read).
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            outcome = fill(UnsafeMutableRawBufferPointer(buffer), from: address)
+            initialized = outcome.count
         }
-        if done < count {
-            bytes.removeSubrange(done...)
-            return MemoryRead(address: address, bytes: bytes, firstBadAddress: address + UInt64(done),
-                              errno: lastErrno)
+        if outcome.count < count {
+            return MemoryRead(address: address, bytes: bytes, firstBadAddress: address + UInt64(outcome.count),
+                              errno: outcome.errno)
         }
         return MemoryRead(address: address, bytes: bytes, firstBadAddress: nil, errno: 0)
+    }
+
+    /// Reads `buffer.count` bytes from `address` into `buffer`: how many
+    /// bytes it got (all of them unless memory from there on is unreadable)
+    /// and the errno of the failure.
+    func fill(_ buffer: UnsafeMutableRawBufferPointer, from address: UInt64) -> (count: Int, errno: Int32) {
+        guard let base = buffer.baseAddress else { return (0, 0) }
+        let count = buffer.count
+        var done = 0
+        var lastErrno: Int32 = 0
+        while done < count {
+            let n = vms_process_vm_readv(pid, base + done, count - done, address + UInt64(done))
+            if n > 0 { done += n; continue }
+            lastErrno = n < 0 ? errno : EFAULT
+            if n < 0 && lastErrno == EINTR { continue }
+            // Fall back to /proc/PID/mem one page at a time.
+            let got = readThroughMemFile(base + done, count - done, address + UInt64(done))
+            if got.count == 0 {
+                if got.errno != 0 { lastErrno = got.errno }
+                break
+            }
+            done += got.count
+        }
+        return (done, done < count ? lastErrno : 0)
     }
 
     /// Reads up to the end of the page at `address` and on through any
