@@ -4,7 +4,7 @@ SWIFT        ?= swift
 TESTTARGETS  := $(CURDIR)/.build/testtargets
 BIN_DIR       = $(shell $(SWIFT) build --show-bin-path)
 
-.PHONY: all deps build testtargets demo test golden bench clean
+.PHONY: all deps build testtargets demo test stress golden bench clean
 
 all: build
 
@@ -22,6 +22,14 @@ demo: build testtargets
 
 test: build testtargets
 	VMSCOPE_BIN=$(BIN_DIR)/vmscope VMSCOPE_TESTTARGETS=$(TESTTARGETS) $(SWIFT) test
+
+# The reliability suite (issue #8) with its full counts: 1,000 attach
+# cycles, 100,000 fuzz inputs. Each case prints a `RELIABILITY case=...`
+# line of figures (the README's table comes from them).
+stress: build testtargets
+	@VMSCOPE_STRESS=1 VMSCOPE_BIN=$(BIN_DIR)/vmscope VMSCOPE_TESTTARGETS=$(TESTTARGETS) \
+		$(SWIFT) test --filter Reliability > .build/stress.log 2>&1; status=$$?; \
+		grep -E '^RELIABILITY|error:|Executed' .build/stress.log; exit $$status
 
 # Regenerates examples/golden/*.md from examples/*.vms when a change of
 # output is intended (review the diff before committing).

@@ -98,6 +98,7 @@ ssize_t vms_process_vm_readv(pid_t pid, void *local, size_t length, uint64_t rem
 int vms_personality(unsigned long persona) { return personality(persona); }
 int vms_tgkill(pid_t tgid, pid_t tid, int sig) { return (int)syscall(SYS_tgkill, tgid, tid, sig); }
 int vms_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+int vms_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0); }
 int vms_gettid(void) { return (int)syscall(SYS_gettid); }
 
 // siginfo_t's fields live in unions that Swift imports awkwardly; this

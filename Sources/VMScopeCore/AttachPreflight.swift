@@ -12,7 +12,9 @@ enum AttachPreflight {
         if let tgid = status["Tgid"].flatMap({ Int32($0) }), tgid != pid {
             throw VMScopeError.noSuchProcess(pid: pid)
         }
-        if status["State"]?.hasPrefix("Z") == true { throw VMScopeError.zombie(pid: pid) }
+        if status["State"]?.hasPrefix("Z") == true && !ProcessLiveness.leaderExitedWithLiveThreads(pid) {
+            throw VMScopeError.zombie(pid: pid)
+        }
         if let stat = ProcFS.stat(pid: pid), stat.flags & ProcFS.kernelThreadFlag != 0 {
             throw VMScopeError.kernelThread(pid: pid)
         }
@@ -26,6 +28,10 @@ enum AttachPreflight {
         case ESRCH:
             return .noSuchProcess(pid: pid)
         case EPERM:
+            // The kernel refuses an exiting process with EPERM as well.
+            if ProcessLiveness.isGone(pid) {
+                return ProcFS.status(pid: pid) == nil ? .noSuchProcess(pid: pid) : .zombie(pid: pid)
+            }
             if let status = ProcFS.status(pid: pid),
                let tracer = status["TracerPid"].flatMap({ Int32($0) }), tracer != 0 {
                 return .alreadyTraced(pid: pid, tracer: tracer, tracerName: ProcFS.comm(pid: tracer))

@@ -1,3 +1,4 @@
+import Glibc
 /// One line of /proc/PID/maps.
 public struct Mapping: Equatable, Sendable {
     public let start: UInt64
@@ -20,8 +21,13 @@ public struct Mapping: Equatable, Sendable {
     public var isWritable: Bool { perms.utf8.dropFirst().first == UInt8(ascii: "w") }
     public var isExecutable: Bool { perms.utf8.dropFirst(2).first == UInt8(ascii: "x") }
     public var isShared: Bool { perms.utf8.last == UInt8(ascii: "s") }
-    /// The file was deleted after it was mapped.
-    public var isDeleted: Bool { inode != 0 && path.hasSuffix(" (deleted)") }
+    /// The file was deleted after it was mapped. A file may itself be named
+    /// "x (deleted)": when that path still holds the mapped inode, it is not.
+    public var isDeleted: Bool {
+        guard inode != 0 && path.hasSuffix(" (deleted)") else { return false }
+        var info = Glibc.stat()
+        return !(stat(path, &info) == 0 && UInt64(info.st_ino) == inode)
+    }
     /// Backed by a file (as opposed to anonymous memory or a pseudo-name).
     public var isFile: Bool { inode != 0 && path.hasPrefix("/") }
     public func contains(_ address: UInt64) -> Bool { address >= start && address < end }

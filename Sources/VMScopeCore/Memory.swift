@@ -24,6 +24,8 @@ final class MemoryAccess {
     static let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
     /// /proc/PID/mem takes an off_t: addresses from 2^63 up cannot be named.
     static let highestOffset = UInt64(Int64.max)
+    /// Reads are done (and their buffer grown) this much at a time.
+    static let segmentSize = 16 << 20
 
     init(pid: Int32) throws {
         self.pid = pid
@@ -44,6 +46,21 @@ final class MemoryAccess {
     /// The open /proc/PID/mem (-1 if closed), for the emergency detach.
     var fileDescriptor: Int32 { memFD }
 
+    /// Ranges registered with userfaultfd, read once per stop (see UserfaultRanges).
+    private var userfaultRanges: [Range<UInt64>]?
+
+    /// The layout may change when the target runs: read the ranges again.
+    func forgetLayout() { userfaultRanges = nil }
+
+    /// Whether [address, address+count) touches a userfaultfd range, where
+    /// process_vm_readv could block for ever.
+    private func touchesUserfault(_ address: UInt64, _ count: Int) -> Bool {
+        if userfaultRanges == nil { userfaultRanges = UserfaultRanges.read(pid: pid) }
+        guard let ranges = userfaultRanges, !ranges.isEmpty, count > 0 else { return false }
+        let end = address &+ UInt64(count) < address ? UInt64.max : address + UInt64(count)
+        return ranges.contains { $0.lowerBound < end && address < $0.upperBound }
+    }
+
     func close() {
         if memFD >= 0 { Glibc.close(memFD) }
         memFD = -1
@@ -53,16 +70,21 @@ final class MemoryAccess {
         // Never run past the top of the 64-bit space.
         let room = UInt64.max - address
         let count = Int(min(UInt64(max(requested, 0)), room == UInt64.max ? room : room + 1, UInt64(Int.max)))
+        // A huge length (up to 2^64-1) must not be allocated up front:
+        // beyond one segment, only what is mapped without a gap from
+        // `address` on can be read, so the buffer is sized to that.
+        let wanted = count > Self.segmentSize ? mappedExtent(from: address, upTo: count) : count
+        let memFileOnly = touchesUserfault(address, wanted)
         var outcome = (count: 0, errno: Int32(0))
         // Uninitialised: zero-filling first would cost a second pass over
         // the memory (a quarter of the time of a large read).
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            outcome = fill(UnsafeMutableRawBufferPointer(buffer), from: address)
+        let bytes = [UInt8](unsafeUninitializedCapacity: wanted) { buffer, initialized in
+            outcome = fill(UnsafeMutableRawBufferPointer(buffer), from: address, memFileOnly: memFileOnly)
             initialized = outcome.count
         }
         if outcome.count < count {
             return MemoryRead(address: address, bytes: bytes, firstBadAddress: address + UInt64(outcome.count),
-                              errno: outcome.errno)
+                              errno: outcome.count < wanted ? outcome.errno : EFAULT)
         }
         return MemoryRead(address: address, bytes: bytes, firstBadAddress: nil, errno: 0)
     }
@@ -70,16 +92,21 @@ final class MemoryAccess {
     /// Reads `buffer.count` bytes from `address` into `buffer`: how many
     /// bytes it got (all of them unless memory from there on is unreadable)
     /// and the errno of the failure.
-    func fill(_ buffer: UnsafeMutableRawBufferPointer, from address: UInt64) -> (count: Int, errno: Int32) {
+    /// `memFileOnly`: the range touches a userfaultfd region, where
+    /// process_vm_readv could block for ever; /proc/PID/mem fails at once.
+    func fill(_ buffer: UnsafeMutableRawBufferPointer, from address: UInt64,
+              memFileOnly: Bool = false) -> (count: Int, errno: Int32) {
         guard let base = buffer.baseAddress else { return (0, 0) }
         let count = buffer.count
         var done = 0
         var lastErrno: Int32 = 0
         while done < count {
-            let n = vms_process_vm_readv(pid, base + done, count - done, address + UInt64(done))
-            if n > 0 { done += n; continue }
-            lastErrno = n < 0 ? errno : EFAULT
-            if n < 0 && lastErrno == EINTR { continue }
+            if !memFileOnly {
+                let n = vms_process_vm_readv(pid, base + done, count - done, address + UInt64(done))
+                if n > 0 { done += n; continue }
+                lastErrno = n < 0 ? errno : EFAULT
+                if n < 0 && lastErrno == EINTR { continue }
+            }
             // Fall back to /proc/PID/mem one page at a time.
             let got = readThroughMemFile(base + done, count - done, address + UInt64(done))
             if got.count == 0 {
@@ -89,6 +116,19 @@ final class MemoryAccess {
             done += got.count
         }
         return (done, done < count ? lastErrno : 0)
+    }
+
+    /// How many of `count` bytes from `address` lie in mappings that follow
+    /// each other without a gap (at least one segment, so a short read
+    /// still reports its own failure).
+    private func mappedExtent(from address: UInt64, upTo count: Int) -> Int {
+        guard let maps = try? MapsParser.read(pid: pid) else { return Self.segmentSize }
+        var end = address
+        for mapping in maps where mapping.end > end {
+            guard mapping.start <= end else { break }
+            end = mapping.end
+        }
+        return Int(min(UInt64(count), max(end &- address, UInt64(Self.segmentSize))))
     }
 
     /// Reads up to the end of the page at `address` and on through any

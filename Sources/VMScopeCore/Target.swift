@@ -13,6 +13,8 @@ public final class Target {
     /// The process's start time (field 22 of /proc/PID/stat): with the pid it
     /// identifies this process even after the pid is reused.
     public let startTime: UInt64
+    /// A pidfd held from attach on: vmscope signals the process only through it.
+    public let handle: ProcessHandle
     public internal(set) var threads: [Int32: TracedThread] = [:]
     /// Set once the whole process has gone (exited or killed).
     public internal(set) var exitStatus: ExitStatus?
@@ -52,7 +54,9 @@ public final class Target {
         self.launched = launched
         self.tracerTID = vms_gettid()
         self.startTime = ProcFS.stat(pid: pid)?.startTime ?? 0
-        self.memory = try MemoryAccess(pid: pid)
+        self.handle = ProcessHandle(pid: pid, startTime: startTime)
+        // An exited leader's memory is reached through a live thread.
+        self.memory = try MemoryAccess(pid: ProcessLiveness.addressSpaceID(pid))
         vms_emergency_set_target(pid, launched ? 1 : 0)
         vms_emergency_set_memfd(memory.fileDescriptor)
     }
@@ -71,14 +75,29 @@ public final class Target {
     /// row find no new thread.
     public static func attach(pid: Int32) throws -> Target {
         try AttachPreflight.check(pid: pid)
-        let target = try Target(pid: pid, launched: false)
-        do {
-            try target.seizeAllThreads()
-        } catch {
-            target.releaseAfterFailedAttach()
-            throw error
+        for attempt in 1... {
+            let target = try Target(pid: pid, launched: false)
+            do {
+                try target.seizeAllThreads()
+            } catch {
+                target.releaseAfterFailedAttach()
+                // The leader of a process in the middle of an exec by another
+                // thread is refused for a moment as a zombie would be.
+                if attempt < 4, case .zombie? = error as? VMScopeError, !ProcessLiveness.isGone(pid) {
+                    ProcessLiveness.waitOutExec(pid)
+                    continue
+                }
+                throw error
+            }
+            // A non-leader thread exec'd during the attach and took over the
+            // leader's id: what is held is stale, so attach again.
+            if attempt < 4 && target.execReplacedLeader() {
+                target.releaseAfterFailedAttach()
+                continue
+            }
+            return target
         }
-        return target
+        throw VMScopeError.noSuchProcess(pid: pid)
     }
 
     /// Starts `path` traced and stopped at its first instruction (the exec
@@ -112,14 +131,17 @@ public final class Target {
             var foundNew = false
             for tid in tids where known.insert(tid).inserted {
                 foundNew = true
-                if vms_ptrace_seize(tid, Self.commonOptions) == 0 {
+                let err = seizeThroughTransientRefusal(tid)
+                if err == 0 {
                     vms_emergency_add_thread(tid)
                     _ = vms_ptrace_interrupt(tid)
                     toWait.append(tid)
                     continue
                 }
-                let err = errno
                 if err == ESRCH { continue }  // the thread ended meanwhile
+                // An exited thread (the leader of a process whose other
+                // threads live on, or one ending right now) cannot be traced.
+                if err == EPERM && ProcessLiveness.isEnded(pid: pid, tid: tid) && !ProcessLiveness.isGone(pid) { continue }
                 if err == EPERM && !toWait.isEmpty && tracerOf(tid) == tracerTID {
                     // Attached automatically by PTRACE_O_TRACECLONE.
                     vms_emergency_add_thread(tid)
@@ -185,13 +207,13 @@ public final class Target {
         return nil
     }
 
-    private func forget(_ tid: Int32, status: ExitStatus) {
+    func forget(_ tid: Int32, status: ExitStatus) {
         threads[tid] = nil
         vms_emergency_remove_thread(tid)
         if tid == pid { exitStatus = status }
-        if tid == pid || threads.isEmpty {
-            if exitStatus == nil { exitStatus = status }
-        }
+        // The last thread held is not the process's end while it has others
+        // (a short-lived thread's exit can be the first stop collected).
+        if exitStatus == nil && threads.isEmpty && ProcessLiveness.isGone(pid) { exitStatus = status }
     }
 
     private func releaseAfterFailedAttach() {
@@ -224,6 +246,7 @@ public final class Target {
         }
         vms_emergency_clear()
         memory.close()
+        handle.close()
         releaseUnwinder()
         if let firstError { throw firstError }
     }
@@ -236,11 +259,12 @@ public final class Target {
         memory.close()
         releaseUnwinder()
         guard exitStatus == nil else { threads = [:]; return }
-        _ = Glibc.kill(pid, SIGKILL)
+        _ = try? handle.send(SIGKILL)
         for tid in threadIDs where tid != pid { reapIfGone(tid, blocking: true) }
         var status: Int32 = 0
         while waitpid(pid, &status, VMS_WALL) < 0 && errno == EINTR {}
         threads = [:]
+        handle.close()
         exitStatus = .killed(signal: SIGKILL)
     }
 
@@ -278,7 +302,16 @@ public final class Target {
 
     public func maps() throws -> [Mapping] {
         try ensureLive()
-        do { return try MapsParser.read(pid: pid) } catch {
+        do {
+            // The thread an exited leader's maps were read through may have gone.
+            let maps = try (try? MapsParser.read(pid: memory.pid)) ?? MapsParser.read(pid: pid)
+            // A process killed meanwhile shows no mappings: say it ended.
+            if maps.isEmpty && ProcessLiveness.isGone(pid) {
+                collectDeparture(of: pid)
+                try ensureLive()
+            }
+            return maps
+        } catch {
             try ensureLive()
             throw error
         }
@@ -318,7 +351,7 @@ public final class Target {
     func failure(_ operation: String, _ tid: Int32) -> VMScopeError {
         let err = errno
         if err == ESRCH {
-            _ = try? collectStop(tid)
+            collectDeparture(of: tid)
             if let exitStatus { return .targetExited(pid: pid, status: exitStatus) }
             if threads[tid] == nil { return .noSuchThread(tid: tid) }
         }

@@ -12,4 +12,6 @@ public enum ShellError: Error, Equatable {
     case unknownSymbol(String)
     case cannotWrite(String, errno: Int32)
     case unknownTopic(String, topics: [String])
+    /// A command file root must not run (another user could change it).
+    case unsafeScript(String, reason: String)
 }

@@ -72,6 +72,8 @@ ssize_t vms_process_vm_readv(pid_t pid, void *_Nonnull local, size_t length, uin
 int vms_personality(unsigned long persona);
 int vms_tgkill(pid_t tgid, pid_t tid, int sig);
 int vms_pidfd_open(pid_t pid);
+/// Signals the process a pidfd names (ESRCH once it has ended, never another process).
+int vms_pidfd_send_signal(int pidfd, int sig);
 int vms_gettid(void);
 
 /// fork + exec with the child seized (PTRACE_SEIZE with `options`) before it

@@ -22,7 +22,7 @@ public final class Unwinder {
 
     init(target: Target) throws {
         self.target = target
-        guard let space = vms_unw_space_create(target.pid) else {
+        guard let space = vms_unw_space_create(target.memory.pid) else {
             throw VMScopeError.system(operation: "create a libunwind address space", errno: errno)
         }
         self.space = space
@@ -164,6 +164,7 @@ extension Target {
     /// threads run (continue, step, detach) must call this first.
     public func willResume() {
         unwinderStorage?.flushMemory()
+        memory.forgetLayout()
     }
 
     /// On detach or kill: the address space and its caches go.

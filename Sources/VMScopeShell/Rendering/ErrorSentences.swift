@@ -107,6 +107,8 @@ func sentence(for error: ShellError) -> String {
         return "There is no setting '\(sanitized(name, limit: 40))'; try reg, on-error, color or symbolic."
     case .cannotWrite(let path, let code):
         return "Cannot write '\(sanitized(path))': \(errorName(code))."
+    case .unsafeScript(let path, let reason):
+        return "Refusing to run '\(sanitized(path))' as root: \(reason); make it root's and not writable by others (chown root, chmod go-w)."
     case .unknownTopic(let topic, let topics):
         return "There is no topic '\(sanitized(topic, limit: 40))'; the topics are \(topics.joined(separator: ", "))."
     }

@@ -19,7 +19,7 @@ public func errorName(_ code: Int32) -> String {
                                   EIO: "EIO", EBADF: "EBADF", ECHILD: "ECHILD", EAGAIN: "EAGAIN",
                                   ENOMEM: "ENOMEM", EACCES: "EACCES", EFAULT: "EFAULT", EBUSY: "EBUSY",
                                   EEXIST: "EEXIST", EINVAL: "EINVAL", ENOEXEC: "ENOEXEC", ENOTDIR: "ENOTDIR",
-                                  EISDIR: "EISDIR"]
+                                  EISDIR: "EISDIR", ELOOP: "ELOOP"]
     let message = String(cString: strerror(code))
     return "\(names[code] ?? "errno \(code)") (\(message))"
 }

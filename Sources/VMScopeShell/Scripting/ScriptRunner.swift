@@ -13,10 +13,7 @@ struct ScriptRunner {
 
     func run(file path: String) throws {
         guard session.sourceDepth < Self.maximumDepth else { throw ShellError.sourceTooDeep(path) }
-        let bytes: [UInt8]
-        do { bytes = try readWholeFile(path) } catch let VMScopeError.system(_, code) {
-            throw ShellError.noSuchFile(path, errno: code)
-        }
+        let bytes = try ScriptSafety.readScript(path)
         let text = String(decoding: bytes, as: UTF8.self)
         session.sourceDepth += 1
         defer { session.sourceDepth -= 1 }

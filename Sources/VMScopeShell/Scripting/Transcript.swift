@@ -10,7 +10,9 @@ final class Transcript {
     let path: String
 
     init(path: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // O_NOFOLLOW: run as root in a shared directory, a planted symbolic
+        // link must not make vmscope overwrite the file it points to.
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw ShellError.cannotWrite(path, errno: errno) }
         self.fd = fd
         self.path = path

@@ -133,7 +133,8 @@ enum LayoutSVG {
     }
 
     static func write(_ result: LayoutResult, to path: String, names: [Int32: String] = [:]) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // Never through a planted symbolic link (see Transcript).
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else { throw VMScopeError.system(operation: "write \(sanitized(path))", errno: errno) }
         defer { close(fd) }
         var text = render(result, names: names)
