@@ -146,11 +146,45 @@ static int sigtrap_to_hand_back(pid_t tid) {
     return SIGTRAP;  // SI_USER, SI_TKILL, SI_QUEUE
 }
 
+// A thread interrupted just after a trap of ours (a step finishing, an int3
+// hit) may take the PTRACE_INTERRUPT stop before the trap's SIGTRAP, which
+// then waits in its queue: detached like that, it would die of it. Returns
+// 1 if a kernel-made SIGTRAP is queued for the thread.
+static int kernel_sigtrap_queued(pid_t tid) {
+    struct __ptrace_peeksiginfo_args args = {.off = 0, .flags = 0, .nr = 8};
+    siginfo_t queued[8];
+    long n = ptrace(PTRACE_PEEKSIGINFO, tid, &args, queued);
+    for (long i = 0; i < n; i++) {
+        if (queued[i].si_signo == SIGTRAP && queued[i].si_code > 0) return 1;
+    }
+    return 0;
+}
+
+static void detach_from_stop(pid_t tid, int status, int pending);
+
+// Lets the thread take that queued SIGTRAP while still traced: resumed
+// without a signal it dequeues it at once (synchronous signals first) and
+// stops again, in a stop detach_from_stop knows how to handle.
+static int drain_queued_trap(pid_t tid, int pending) {
+    if (!kernel_sigtrap_queued(tid)) return 0;
+    if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) return 0;
+    int status;
+    for (;;) {
+        if (waitpid(tid, &status, __WALL) < 0) {
+            if (errno == EINTR) continue;
+            return 1;  // gone
+        }
+        if (WIFSTOPPED(status)) detach_from_stop(tid, status, pending);
+        return 1;
+    }
+}
+
 // Detaches a thread from the stop described by `status`, handing back the
 // signal that stop took from the kernel (a breakpoint's SIGTRAP excepted).
 static void detach_from_stop(pid_t tid, int status, int pending) {
     int event = (status >> 16) & 0xff;
     int sig = WSTOPSIG(status);
+    if (event == PTRACE_EVENT_STOP && sig == SIGTRAP && drain_queued_trap(tid, pending)) return;
     // A signal-delivery-stop dequeued a signal: hand it back. An event stop
     // holds no signal; a group-stop stays a group-stop by itself.
     int hand_back = pending;
