@@ -4,7 +4,7 @@ SWIFT        ?= swift
 TESTTARGETS  := $(CURDIR)/.build/testtargets
 BIN_DIR       = $(shell $(SWIFT) build --show-bin-path)
 
-.PHONY: all deps build testtargets demo test golden clean
+.PHONY: all deps build testtargets demo test stress golden clean
 
 all: build
 
@@ -22,6 +22,11 @@ demo: build testtargets
 
 test: build testtargets
 	VMSCOPE_BIN=$(BIN_DIR)/vmscope VMSCOPE_TESTTARGETS=$(TESTTARGETS) $(SWIFT) test
+
+# The reliability tests with their full counts (VMSCOPE_STRESS=1 scales
+# them up: thousands of stops, hundreds of signalled sessions).
+stress: build testtargets
+	VMSCOPE_STRESS=1 VMSCOPE_BIN=$(BIN_DIR)/vmscope VMSCOPE_TESTTARGETS=$(TESTTARGETS) $(SWIFT) test --filter Reliability
 
 # Regenerates examples/golden/*.md from examples/*.vms when a change of
 # output is intended (review the diff before committing).

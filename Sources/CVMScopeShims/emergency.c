@@ -160,6 +160,8 @@ static int kernel_sigtrap_queued(pid_t tid) {
     return 0;
 }
 
+int vms_sigtrap_queued(pid_t tid) { return kernel_sigtrap_queued(tid); }
+
 static void detach_from_stop(pid_t tid, int status, int pending);
 
 // Lets the thread take that queued SIGTRAP while still traced: resumed

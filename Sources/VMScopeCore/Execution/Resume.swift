@@ -356,6 +356,9 @@ final class RunSession {
         guard vms_ptrace_geteventmsg(parent, &message) == 0, message != 0 else { return }
         let child = Int32(truncatingIfNeeded: message)
         if event == VMS_PTRACE_EVENT_CLONE {
+            // Its first stop may have come (and been taken) before this
+            // event: waiting for it again would block for ever.
+            guard target.threads[child] == nil else { return }
             var status: Int32 = 0
             while waitpid(child, &status, VMS_WALL) < 0 && errno == EINTR {}
             guard vms_wifstopped(status) != 0 else { return }
@@ -422,6 +425,14 @@ final class RunSession {
             case .event(let event) where event == VMS_PTRACE_EVENT_CLONE || event == VMS_PTRACE_EVENT_FORK
                                        || event == VMS_PTRACE_EVENT_VFORK:
                 collectNewTask(event, parent: tid)
+                return
+            case .interrupted where !target.breakpointTable.inserted.isEmpty && vms_sigtrap_queued(tid) != 0:
+                // It hit an int3 just as the interrupt came: the interrupt's
+                // stop came first, the SIGTRAP waits in its queue with rip
+                // past the int3. Take that SIGTRAP now, while the bytes are
+                // known (the case above rewinds it); detached as it is, the
+                // thread would die of it.
+                if vms_ptrace_cont(tid, 0) == 0 { continue }
                 return
             default:
                 return
