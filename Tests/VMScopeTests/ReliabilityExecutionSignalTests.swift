@@ -22,6 +22,8 @@ final class ReliabilityExecutionSignalTests: XCTestCase {
         if differing < 0, let status = looper.waitForExit(timeout: 0.2) { return "it died: \(TestTarget.describe(status: status))" }
         if differing != 0 { return "\(differing) code bytes differ from the file" }
         if expectTicker && !R.tickerRunsOn(looper) { return "the ticker does not run on" }
+        let debugRegisters = R.debugRegistersLeftSet(looper.pid)
+        if debugRegisters != 0 { return "debug registers left set in \(debugRegisters) threads" }
         guard (try? looper.send("exit 3")) != nil else { return "cannot talk to it" }
         guard let status = looper.waitForExit(timeout: 5) else { return "did not exit" }
         if TestTarget.exitCode(status: status) != 3 { return TestTarget.describe(status: status) }
@@ -78,11 +80,14 @@ final class ReliabilityExecutionSignalTests: XCTestCase {
         ]
         var failures: [String] = []
         var runs = 0
-        for state in ["running", "breakpoint", "step", "pending"] {
-            for (name, signal) in crashes {
-                runs += 1
-                if let failure = try crash(in: state, by: name, expecting: signal) {
-                    failures.append("\(state):\(name): \(failure)")
+        let rounds = R.count(quick: 1, stress: 5)
+        for _ in 0..<rounds {
+            for state in ["running", "breakpoint", "step", "pending"] {
+                for (name, signal) in crashes {
+                    runs += 1
+                    if let failure = try crash(in: state, by: name, expecting: signal) {
+                        failures.append("\(state):\(name): \(failure)")
+                    }
                 }
             }
         }

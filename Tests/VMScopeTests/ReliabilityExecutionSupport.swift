@@ -1,8 +1,10 @@
 // Shared by the ReliabilityExecution*Tests (issue #8, execution cases):
 // vmscope run as a live child that can be signalled at any moment, and the
 // checks that prove a target was left exactly as it was.
+import CVMScopeShims
 import Foundation
 import XCTest
+@testable import VMScopeCore
 
 enum ExecutionReliability {
     /// Full counts under `make stress` (VMSCOPE_STRESS=1), quick ones otherwise.
@@ -76,6 +78,20 @@ enum ExecutionReliability {
             compared += length
         }
         return compared > 0 ? differing : -1
+    }
+
+    /// Threads of `pid` whose DR7 (the debug-register enable bits) is not 0,
+    /// read through an attach of our own; -1 if it cannot attach. vmscope
+    /// sets no hardware breakpoint, so any bit set would be left by it.
+    static func debugRegistersLeftSet(_ pid: pid_t) -> Int {
+        guard let target = try? Target.attach(pid: pid) else { return -1 }
+        defer { try? target.detach() }
+        var set = 0
+        for tid in target.threadIDs {
+            var dr7: UInt64 = 0
+            if vms_ptrace_peekuser(tid, VMS_DEBUGREG_OFFSET + 7 * 8, &dr7) != 0 || dr7 != 0 { set += 1 }
+        }
+        return set
     }
 
     /// `ticks=` from the looper's `count` answer.
