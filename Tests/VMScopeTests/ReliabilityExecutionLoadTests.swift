@@ -116,6 +116,42 @@ final class ReliabilityExecutionLoadTests: XCTestCase {
         return hits
     }
 
+    /// Two threads hitting the breakpoint at once: when one stops, the other
+    /// is interrupted, possibly just past its own int3 with the SIGTRAP still
+    /// queued behind the interrupt's stop. After a few such stops vmscope
+    /// detaches (end of its commands): neither thread may be left past an
+    /// int3 or with a SIGTRAP to die of.
+    func testTwoThreadsHittingTheBreakpointTogetherThenDetachLeaveTheTargetExact() throws {
+        let rounds = R.count(quick: 10, stress: 100)
+        var failures: [String] = []
+        var stopsInBoth = 0
+        for round in 0..<rounds {
+            let looper = try TestTarget("looper")
+            XCTAssertEqual(try looper.request("ticker on"), "ticker=on")
+            try looper.send("loop 100000000")
+            let vmscope = try R.vmscope(pid: looper.pid, ["break tick", "echo ready"]
+                + Array(repeating: "continue", count: 10) + ["echo done"])
+            let said = R.lines(of: vmscope, until: "done")
+            let threadsThatStopped = Set(said.filter { $0.hasPrefix("Breakpoint 1 hit in thread") })
+            if threadsThatStopped.count > 1 { stopsInBoth += 1 }
+            vmscope.closeStdin()
+            if vmscope.waitForExit(timeout: 10).flatMap(TestTarget.exitCode) != 0 { failures.append("round \(round): vmscope") }
+            if !R.waitUntraced(looper.pid) { failures.append("round \(round): still traced") }
+            guard (try? looper.readLine(timeout: 20)) == "looped=100000000" else {
+                let status = looper.waitForExit(timeout: 0.5).map(TestTarget.describe) ?? "alive"
+                failures.append("round \(round): the loop did not finish (\(status))")
+                continue
+            }
+            if !R.tickerRunsOn(looper) { failures.append("round \(round): ticker stopped") }
+            let differing = R.codeBytesDiffering(pid: looper.pid, file: TestTarget.path("looper"))
+            if differing != 0 { failures.append("round \(round): \(differing) code bytes differ") }
+            try looper.send("exit 3")
+            if looper.waitForExit(timeout: 5).flatMap(TestTarget.exitCode) != 3 { failures.append("round \(round): exit") }
+        }
+        R.report("4-two-threads-detach", ["rounds": rounds, "failures": failures.count, "rounds_with_both_threads_stopping": stopsInBoth])
+        XCTAssertEqual(failures, [])
+    }
+
     func testATargetThatExitsOrIsKilledDuringContinueIsASentenceAndTheShellStaysUsable() throws {
         for ending in ["exit", "kill"] {
             let looper = try TestTarget("looper")
