@@ -8,6 +8,8 @@
  *   fork N       N children, one after another, each call tick() and
  *                _exit(7); prints "forked=N ok=K trapped=S other=O"
  *                (ok: exit status 7; trapped: killed by SIGTRAP)
+ *   vfork N      N vfork children, one after another, each call tick() and
+ *                _exit(7); prints "vforked=N ok=K trapped=S other=O"
  *   threads N    N threads, one after another, each call tick() and end;
  *                prints "threads=N"
  *   exec         execv(/proc/self/exe, "execed") from the main thread
@@ -73,11 +75,13 @@ static void *exec_from_thread(void *arg)
     return NULL;
 }
 
-static void do_fork(int n)
+static void do_fork(int n, int use_vfork)
 {
     int forked = 0, ok = 0, trapped = 0, other = 0;
     for (int i = 0; i < n; i++) {
-        pid_t c = fork();
+        /* A vfork child shares the parent's memory: it only calls tick()
+         * and _exit(), which touch nothing the parent relies on. */
+        pid_t c = use_vfork ? vfork() : fork();
         if (c == 0) {
             tick();
             _exit(7);
@@ -95,7 +99,7 @@ static void do_fork(int n)
         else
             other++;
     }
-    printf("forked=%d ok=%d trapped=%d other=%d\n", forked, ok, trapped, other);
+    printf("%s=%d ok=%d trapped=%d other=%d\n", use_vfork ? "vforked" : "forked", forked, ok, trapped, other);
 }
 
 int main(int argc, char **argv)
@@ -136,7 +140,9 @@ int main(int argc, char **argv)
         } else if (strcmp(line, "count\n") == 0) {
             printf("ticks=%ld usr1=%d\n", (long)ticks, (int)usr1);
         } else if (sscanf(line, "fork %d", &n) == 1) {
-            do_fork(n);
+            do_fork(n, 0);
+        } else if (sscanf(line, "vfork %d", &n) == 1) {
+            do_fork(n, 1);
         } else if (sscanf(line, "threads %d", &n) == 1) {
             for (int i = 0; i < n; i++) {
                 pthread_t t;

@@ -60,6 +60,26 @@ final class ReliabilityExecutionLoadTests: XCTestCase {
         return answer
     }
 
+    /// A vfork child shares the parent's memory: the int3 bytes are taken
+    /// out while it lives, and must come back when it is gone (VFORK_DONE),
+    /// or the parent's next hit is missed.
+    func testVforkChildrenAreNotTrappedAndTheParentStillStopsAfterThem() throws {
+        let vforks = R.count(quick: 50, stress: 500)
+        let looper = try TestTarget("looper")
+        let vmscope = try R.vmscope(pid: looper.pid, ["break tick", "echo ready", "continue", "echo hit", "continue", "echo stopped"])
+        let answer = looper.fields(try looper.request("vfork \(vforks)", timeout: 60))
+        XCTAssertEqual(answer["vforked"], String(vforks))
+        XCTAssertEqual(answer["ok"], String(vforks), "every vfork child ran tick() and exited 7")
+        XCTAssertEqual(answer["trapped"], "0", "vfork children killed by SIGTRAP")
+        try looper.send("loop 1")
+        let said = R.lines(of: vmscope, until: "hit", timeout: 5)
+        XCTAssertTrue(said.contains { $0.hasPrefix("Breakpoint 1 hit in thread \(looper.pid)") }, "the parent's hit after the vforks: \(said)")
+        XCTAssertEqual(try looper.readLine(timeout: 5), "looped=1")
+        stopAndDetach(vmscope, looper)
+        R.report("4-vforks", ["vforks": vforks, "children_ok": answer["ok"] ?? "?", "children_killed_by_sigtrap": answer["trapped"] ?? "?",
+                              "parent_hit_after": said.contains { $0.hasPrefix("Breakpoint 1 hit") } ? "yes" : "no"])
+    }
+
     func testExecWithBreakpointsDropsTheTableAndLeavesTheNewImageUntouched() throws {
         for how in ["exec", "thread-exec"] {
             let looper = try TestTarget("looper")

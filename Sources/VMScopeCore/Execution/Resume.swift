@@ -185,6 +185,15 @@ final class RunSession {
             resume(tid)
             return nil
         }
+        if event == VMS_PTRACE_EVENT_VFORK_DONE {
+            // The vfork child has exec'd or exited: the memory it shared is
+            // the parent's alone again, and the bytes taken out for the
+            // child go back in (without this, breakpoints were missed for
+            // the rest of the `continue`).
+            try target.insertBreakpointBytes()
+            resume(tid)
+            return nil
+        }
         if event == VMS_PTRACE_EVENT_EXEC {
             target.adoptNewProgram()
             running = []
