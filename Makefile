@@ -4,7 +4,7 @@ SWIFT        ?= swift
 TESTTARGETS  := $(CURDIR)/.build/testtargets
 BIN_DIR       = $(shell $(SWIFT) build --show-bin-path)
 
-.PHONY: all deps build testtargets demo test stress golden clean
+.PHONY: all deps build testtargets demo test stress golden bench clean
 
 all: build
 
@@ -36,6 +36,17 @@ stress: build testtargets
 golden: build testtargets
 	VMSCOPE_UPDATE_GOLDEN=1 VMSCOPE_BIN=$(BIN_DIR)/vmscope VMSCOPE_TESTTARGETS=$(TESTTARGETS) \
 		$(SWIFT) test --filter ExampleTranscriptTests
+
+# Times vmscope against eu-stack, gdb and pmap (release build; gdb and
+# eu-stack are optional: `apt-get install gdb elfutils`, the bench says
+# when one is missing). Prints tables of medians and writes .build/bench.json.
+# BENCH_FLAGS="--repeats 3 --no-gdb" for a quick run.
+RELEASE_DIR   = $(shell $(SWIFT) build -c release --show-bin-path)
+bench: deps testtargets
+	$(SWIFT) build -c release --product vmscope
+	$(SWIFT) build -c release --product vmscope-bench
+	$(RELEASE_DIR)/vmscope-bench --vmscope $(RELEASE_DIR)/vmscope --testtargets $(TESTTARGETS) \
+		--json $(CURDIR)/.build/bench.json $(BENCH_FLAGS)
 
 clean:
 	$(SWIFT) package clean

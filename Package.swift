@@ -48,7 +48,16 @@ let package = Package(
         ),
         .executableTarget(
             name: "vmscope",
-            dependencies: ["VMScopeShell"]
+            dependencies: ["VMScopeShell"],
+            // The standard library linked in: loading and relocating the
+            // shared Swift libraries cost ~1.4 ms of every start (issue #7).
+            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+        ),
+        // `make bench`: times vmscope against eu-stack, gdb and pmap (may use
+        // Foundation: it is not the tool).
+        .executableTarget(
+            name: "vmscope-bench",
+            dependencies: ["VMScopeCore"]
         ),
         .testTarget(
             name: "VMScopeTests",

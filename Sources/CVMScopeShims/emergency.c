@@ -7,6 +7,7 @@
 #include "vmscope_shims.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -121,13 +122,63 @@ static void stop_running_threads(void) {
     for (int i = 0; i < em_count; i++) ptrace(PTRACE_INTERRUPT, em_tids[i], 0, 0);
 }
 
+// The list of addresses is kept until every thread is detached: a thread
+// caught just after one of them must still be recognised and rewound.
 static void restore_breakpoint_bytes(void) {
     if (em_memfd < 0) return;
     for (int i = 0; i < em_bp_count; i++) {
         uint8_t byte = em_bp_original[i];
         (void)!pwrite(em_memfd, &byte, 1, (off_t)em_bp_address[i]);
     }
-    em_bp_count = 0;
+}
+
+// For a thread in a SIGTRAP signal-delivery-stop: what to hand back at
+// detach. Our own traps are dropped (an int3 of ours, after rewinding rip
+// onto its address; a single step), since delivering them would kill the
+// target; a SIGTRAP somebody sent, or the program's own int3, is handed
+// back. Returns -1 if the thread is not in a SIGTRAP stop at all.
+static int sigtrap_to_hand_back(pid_t tid) {
+    siginfo_t info;
+    if (ptrace(PTRACE_GETSIGINFO, tid, 0, &info) < 0 || info.si_signo != SIGTRAP) return -1;
+    if (info.si_code == SI_KERNEL) return rewind_after_breakpoint(tid) ? 0 : SIGTRAP;
+    if (info.si_code > 0 && info.si_code < 0x100) return 0;  // TRAP_TRACE, TRAP_BRKPT...: a step
+    if (info.si_code >= 0x100) return -1;  // an event stop: (event << 8) | SIGTRAP
+    return SIGTRAP;  // SI_USER, SI_TKILL, SI_QUEUE
+}
+
+// A thread interrupted just after a trap of ours (a step finishing, an int3
+// hit) may take the PTRACE_INTERRUPT stop before the trap's SIGTRAP, which
+// then waits in its queue: detached like that, it would die of it. Returns
+// 1 if a kernel-made SIGTRAP is queued for the thread.
+static int kernel_sigtrap_queued(pid_t tid) {
+    struct __ptrace_peeksiginfo_args args = {.off = 0, .flags = 0, .nr = 8};
+    siginfo_t queued[8];
+    long n = ptrace(PTRACE_PEEKSIGINFO, tid, &args, queued);
+    for (long i = 0; i < n; i++) {
+        if (queued[i].si_signo == SIGTRAP && queued[i].si_code > 0) return 1;
+    }
+    return 0;
+}
+
+int vms_sigtrap_queued(pid_t tid) { return kernel_sigtrap_queued(tid); }
+
+static void detach_from_stop(pid_t tid, int status, int pending);
+
+// Lets the thread take that queued SIGTRAP while still traced: resumed
+// without a signal it dequeues it at once (synchronous signals first) and
+// stops again, in a stop detach_from_stop knows how to handle.
+static int drain_queued_trap(pid_t tid, int pending) {
+    if (!kernel_sigtrap_queued(tid)) return 0;
+    if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) return 0;
+    int status;
+    for (;;) {
+        if (waitpid(tid, &status, __WALL) < 0) {
+            if (errno == EINTR) continue;
+            return 1;  // gone
+        }
+        if (WIFSTOPPED(status)) detach_from_stop(tid, status, pending);
+        return 1;
+    }
 }
 
 // Detaches a thread from the stop described by `status`, handing back the
@@ -135,11 +186,15 @@ static void restore_breakpoint_bytes(void) {
 static void detach_from_stop(pid_t tid, int status, int pending) {
     int event = (status >> 16) & 0xff;
     int sig = WSTOPSIG(status);
+    if (event == PTRACE_EVENT_STOP && sig == SIGTRAP && drain_queued_trap(tid, pending)) return;
     // A signal-delivery-stop dequeued a signal: hand it back. An event stop
     // holds no signal; a group-stop stays a group-stop by itself.
     int hand_back = pending;
     if (event == 0 && sig != (SIGTRAP | 0x80) && !is_group_stop_signal(sig)) hand_back = sig;
-    if (event == 0 && sig == SIGTRAP && rewind_after_breakpoint(tid)) hand_back = pending;
+    if (event == 0 && sig == SIGTRAP) {
+        int trap = sigtrap_to_hand_back(tid);
+        hand_back = trap > 0 ? trap : pending;
+    }
     ptrace(PTRACE_DETACH, tid, 0, (void *)(long)hand_back);
 }
 
@@ -154,6 +209,12 @@ static void detach_thread(pid_t tid, int pending) {
     if (got == tid) {
         if (WIFSTOPPED(status)) detach_from_stop(tid, status, pending);
         return;  // stopped and detached, or it died
+    }
+    // A stop already collected by the Swift side but not yet handled may be
+    // the raw SIGTRAP of an int3 of ours (rip one byte past it) or of a step.
+    if (pending == 0 || pending == SIGTRAP) {
+        int trap = sigtrap_to_hand_back(tid);
+        if (trap >= 0 && pending == SIGTRAP) pending = trap;
     }
     if (ptrace(PTRACE_DETACH, tid, 0, (void *)(long)pending) == 0) return;
     if (errno != ESRCH) return;
@@ -181,6 +242,7 @@ void vms_emergency_detach(void) {
         stop_running_threads();
         restore_breakpoint_bytes();
         for (int i = em_count - 1; i >= 0; i--) detach_thread(em_tids[i], em_pending[i]);
+        em_bp_count = 0;
     }
     em_count = 0;
     errno = saved_errno;
@@ -213,10 +275,17 @@ static void on_sigint(int sig) {
     }
 }
 
+// The handlers run on their own stack: a stack overflow in vmscope (the
+// guard page hit, SIGSEGV) leaves no room on the main stack to run one.
+static char em_alt_stack[64 * 1024];
+
 void vms_install_signal_handlers(int sigint_exits) {
     em_sigint_exits = sigint_exits;
+    stack_t alt = {.ss_sp = em_alt_stack, .ss_size = sizeof em_alt_stack, .ss_flags = 0};
+    sigaltstack(&alt, 0);
     struct sigaction sa = {0};
     sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_ONSTACK;
     sa.sa_handler = die_after_detach;
     const int fatal[] = {SIGTERM, SIGHUP, SIGQUIT, SIGILL, SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGTRAP};
     for (unsigned i = 0; i < sizeof fatal / sizeof fatal[0]; i++) sigaction(fatal[i], &sa, 0);

@@ -256,8 +256,23 @@ static void read_frame(unw_cursor_t *c, vms_unw_frame *f) {
     f->is_signal_frame = unw_is_signal_frame(c) > 0;
 }
 
+// walk_sigmask.c: libunwind's per-frame sigprocmask calls cost no system call inside a walk.
+void vms_walk_sigmask_begin(void);
+void vms_walk_sigmask_end(void);
+
+static long walk(vms_unw_space *s, const struct user_regs_struct *regs, vms_unw_frame *frames,
+                 long max_frames, double time_limit_seconds, int *stop_reason, int *unw_error);
+
 long vms_unw_walk(vms_unw_space *s, const struct user_regs_struct *regs, vms_unw_frame *frames,
                   long max_frames, double time_limit_seconds, int *stop_reason, int *unw_error) {
+    vms_walk_sigmask_begin();
+    long n = walk(s, regs, frames, max_frames, time_limit_seconds, stop_reason, unw_error);
+    vms_walk_sigmask_end();
+    return n;
+}
+
+static long walk(vms_unw_space *s, const struct user_regs_struct *regs, vms_unw_frame *frames,
+                 long max_frames, double time_limit_seconds, int *stop_reason, int *unw_error) {
     *stop_reason = VMS_UNW_STOP_END;
     *unw_error = 0;
     if (max_frames <= 0) { *stop_reason = VMS_UNW_STOP_MAX_FRAMES; return 0; }

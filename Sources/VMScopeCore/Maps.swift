@@ -14,10 +14,13 @@ public struct Mapping: Equatable, Sendable {
     public let path: String
 
     public var size: UInt64 { end - start }
-    public var isReadable: Bool { perms.hasPrefix("r") }
-    public var isWritable: Bool { perms.dropFirst().hasPrefix("w") }
-    public var isExecutable: Bool { perms.dropFirst(2).hasPrefix("x") }
-    public var isShared: Bool { perms.hasSuffix("s") }
+    // Bytes, not Characters: these run for every mapping on every stop
+    // (the unwinder's code signature, module grouping), hundreds of times
+    // for a process with many threads.
+    public var isReadable: Bool { perms.utf8.first == UInt8(ascii: "r") }
+    public var isWritable: Bool { perms.utf8.dropFirst().first == UInt8(ascii: "w") }
+    public var isExecutable: Bool { perms.utf8.dropFirst(2).first == UInt8(ascii: "x") }
+    public var isShared: Bool { perms.utf8.last == UInt8(ascii: "s") }
     /// The file was deleted after it was mapped. A file may itself be named
     /// "x (deleted)": when that path still holds the mapped inode, it is not.
     public var isDeleted: Bool {
@@ -41,7 +44,68 @@ public enum MapsParser {
     /// space-separated; the path is everything after the padding that
     /// follows the inode, so paths with spaces survive.
     public static func parse(_ text: String) -> [Mapping] {
-        text.split(separator: "\n", omittingEmptySubsequences: true).compactMap(parseLine)
+        parse(bytes: Array(text.utf8))
+    }
+
+    /// The same, on the file's bytes: fields are found and numbers parsed
+    /// byte by byte, and a String is made only for the path, perms and
+    /// device (a process with many threads has hundreds of lines, and the
+    /// stack commands read them on every stop).
+    public static func parse(bytes: [UInt8]) -> [Mapping] {
+        var result: [Mapping] = []
+        result.reserveCapacity(bytes.count / 64)
+        bytes.withUnsafeBufferPointer { buffer in
+            var lineStart = 0
+            while lineStart < buffer.count {
+                var lineEnd = lineStart
+                while lineEnd < buffer.count && buffer[lineEnd] != 10 { lineEnd += 1 }
+                if lineEnd > lineStart, let mapping = parseLine(buffer, lineStart..<lineEnd) { result.append(mapping) }
+                lineStart = lineEnd + 1
+            }
+        }
+        return result
+    }
+
+    private static func parseLine(_ b: UnsafeBufferPointer<UInt8>, _ line: Range<Int>) -> Mapping? {
+        let space = UInt8(ascii: " ")
+        var i = line.lowerBound
+        func nextField() -> Range<Int>? {
+            while i < line.upperBound && b[i] == space { i += 1 }
+            guard i < line.upperBound else { return nil }
+            let start = i
+            while i < line.upperBound && b[i] != space { i += 1 }
+            return start..<i
+        }
+        func number(_ range: Range<Int>, radix: UInt64) -> UInt64? {
+            guard !range.isEmpty else { return nil }
+            var value: UInt64 = 0
+            for index in range {
+                let c = b[index]
+                let digit: UInt64
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt64(c - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f") where radix == 16: digit = UInt64(c - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F") where radix == 16: digit = UInt64(c - UInt8(ascii: "A") + 10)
+                default: return nil
+                }
+                let (shifted, overflow) = value.multipliedReportingOverflow(by: radix)
+                let (sum, carry) = shifted.addingReportingOverflow(digit)
+                if overflow || carry { return nil }
+                value = sum
+            }
+            return value
+        }
+        func text(_ range: Range<Int>) -> String { String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self) }
+        guard let range = nextField(), let perms = nextField(), let offset = nextField(),
+              let device = nextField(), let inode = nextField(), perms.count == 4 else { return nil }
+        guard let dash = range.first(where: { b[$0] == UInt8(ascii: "-") }),
+              let start = number(range.lowerBound..<dash, radix: 16),
+              let end = number((dash + 1)..<range.upperBound, radix: 16),
+              let off = number(offset, radix: 16), let ino = number(inode, radix: 10) else { return nil }
+        // The kernel pads with spaces up to a column, then writes the path.
+        while i < line.upperBound && b[i] == space { i += 1 }
+        return Mapping(start: start, end: end, perms: text(perms), offset: off,
+                       device: text(device), inode: ino, path: text(i..<line.upperBound))
     }
 
     public static func parseLine(_ line: Substring) -> Mapping? {
@@ -67,7 +131,7 @@ public enum MapsParser {
     }
 
     public static func read(pid: Int32) throws -> [Mapping] {
-        parse(String(decoding: try readWholeFile("/proc/\(pid)/maps"), as: UTF8.self))
+        parse(bytes: try readWholeFile("/proc/\(pid)/maps"))
     }
 }
 

@@ -71,44 +71,65 @@ final class MemoryAccess {
         // Never run past the top of the 64-bit space.
         let room = UInt64.max - address
         let count = Int(min(UInt64(max(requested, 0)), room == UInt64.max ? room : room + 1, UInt64(Int.max)))
-        // Room for what exists only, a segment at a time: a length of 2^63
-        // must not be allocated up front.
-        var bytes: [UInt8] = []
-        var done = 0
-        var lastErrno: Int32 = 0
-        let memFileOnly = touchesUserfault(address, count)
-        while done < count {
-            let segment = min(count - done, Self.segmentSize)
-            var chunk = [UInt8](repeating: 0, count: segment)
-            var got = 0
-            let at = address + UInt64(done)
-            chunk.withUnsafeMutableBytes { buffer in
-                let base = buffer.baseAddress!
-                while got < segment {
-                    if !memFileOnly {
-                        let n = vms_process_vm_readv(pid, base + got, segment - got, at + UInt64(got))
-                        if n > 0 { got += n; continue }
-                        lastErrno = n < 0 ? errno : EFAULT
-                        if n < 0 && lastErrno == EINTR { continue }
-                    }
-                    // Fall back to /proc/PID/mem one page at a time.
-                    let more = readThroughMemFile(base + got, segment - got, at + UInt64(got))
-                    if more.count == 0 {
-                        if more.errno != 0 { lastErrno = more.errno }
-                        break
-                    }
-                    got += more.count
-                }
-            }
-            done += got
-            if bytes.isEmpty && got == segment { bytes = chunk } else { bytes.append(contentsOf: chunk[0..<got]) }
-            if got < segment { break }
+        // A huge length (up to 2^64-1) must not be allocated up front:
+        // beyond one segment, only what is mapped without a gap from
+        // `address` on can be read, so the buffer is sized to that.
+        let wanted = count > Self.segmentSize ? mappedExtent(from: address, upTo: count) : count
+        let memFileOnly = touchesUserfault(address, wanted)
+        var outcome = (count: 0, errno: Int32(0))
+        // Uninitialised: zero-filling first would cost a second pass over
+        // the memory (a quarter of the time of a large read).
+        let bytes = [UInt8](unsafeUninitializedCapacity: wanted) { buffer, initialized in
+            outcome = fill(UnsafeMutableRawBufferPointer(buffer), from: address, memFileOnly: memFileOnly)
+            initialized = outcome.count
         }
-        if done < count {
-            return MemoryRead(address: address, bytes: bytes, firstBadAddress: address + UInt64(done),
-                              errno: lastErrno)
+        if outcome.count < count {
+            return MemoryRead(address: address, bytes: bytes, firstBadAddress: address + UInt64(outcome.count),
+                              errno: outcome.count < wanted ? outcome.errno : EFAULT)
         }
         return MemoryRead(address: address, bytes: bytes, firstBadAddress: nil, errno: 0)
+    }
+
+    /// Reads `buffer.count` bytes from `address` into `buffer`: how many
+    /// bytes it got (all of them unless memory from there on is unreadable)
+    /// and the errno of the failure.
+    /// `memFileOnly`: the range touches a userfaultfd region, where
+    /// process_vm_readv could block for ever; /proc/PID/mem fails at once.
+    func fill(_ buffer: UnsafeMutableRawBufferPointer, from address: UInt64,
+              memFileOnly: Bool = false) -> (count: Int, errno: Int32) {
+        guard let base = buffer.baseAddress else { return (0, 0) }
+        let count = buffer.count
+        var done = 0
+        var lastErrno: Int32 = 0
+        while done < count {
+            if !memFileOnly {
+                let n = vms_process_vm_readv(pid, base + done, count - done, address + UInt64(done))
+                if n > 0 { done += n; continue }
+                lastErrno = n < 0 ? errno : EFAULT
+                if n < 0 && lastErrno == EINTR { continue }
+            }
+            // Fall back to /proc/PID/mem one page at a time.
+            let got = readThroughMemFile(base + done, count - done, address + UInt64(done))
+            if got.count == 0 {
+                if got.errno != 0 { lastErrno = got.errno }
+                break
+            }
+            done += got.count
+        }
+        return (done, done < count ? lastErrno : 0)
+    }
+
+    /// How many of `count` bytes from `address` lie in mappings that follow
+    /// each other without a gap (at least one segment, so a short read
+    /// still reports its own failure).
+    private func mappedExtent(from address: UInt64, upTo count: Int) -> Int {
+        guard let maps = try? MapsParser.read(pid: pid) else { return Self.segmentSize }
+        var end = address
+        for mapping in maps where mapping.end > end {
+            guard mapping.start <= end else { break }
+            end = mapping.end
+        }
+        return Int(min(UInt64(count), max(end &- address, UInt64(Self.segmentSize))))
     }
 
     /// Reads up to the end of the page at `address` and on through any

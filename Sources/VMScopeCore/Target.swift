@@ -45,9 +45,11 @@ public final class Target {
     public var isAttached: Bool { exitStatus == nil && !threads.isEmpty }
 
     /// Fork and vfork children are traced only long enough to take our
-    /// breakpoint bytes out of their copy of memory and let them go.
+    /// breakpoint bytes out of their copy of memory and let them go; a
+    /// vfork parent stops again when its child has let go of the shared
+    /// memory (VFORK_DONE), to put the bytes back.
     static let commonOptions = VMS_PTRACE_O_TRACECLONE | VMS_PTRACE_O_TRACEEXEC | VMS_PTRACE_O_TRACESYSGOOD
-        | VMS_PTRACE_O_TRACEFORK | VMS_PTRACE_O_TRACEVFORK
+        | VMS_PTRACE_O_TRACEFORK | VMS_PTRACE_O_TRACEVFORK | VMS_PTRACE_O_TRACEVFORKDONE
 
     private init(pid: Int32, launched: Bool) throws {
         self.pid = pid

@@ -63,14 +63,24 @@ public enum VMScopeMain {
         // The process first: scripts expect it.
         let start: String? = options.pid.map { "attach \($0)" }
             ?? (options.program.isEmpty ? nil : "run " + options.program.map(quoted).joined(separator: " "))
+        if let pid = options.pid {
+            let lines = options.steps.compactMap { step -> String? in
+                if case .command(let line) = step { return line }
+                return nil
+            }
+            if SymbolPrewarm.needed(by: lines, dispatcher: dispatcher) { SymbolPrewarm.run(session: session, pid: pid) }
+        }
         if let start {
             do { try dispatcher.execute(start) } catch {
                 dispatcher.report(error, line: start, location: nil)
                 return 1
             }
         }
-        for step in options.steps where !session.quitRequested {
-            let failed = runStep(step, session: session, dispatcher: dispatcher)
+        for (index, step) in options.steps.enumerated() where !session.quitRequested {
+            var stepDispatcher = dispatcher
+            stepDispatcher.releaseTargetBeforeOutput = OneShot.releasesEarly(
+                step, isLast: index == options.steps.count - 1, options: options, dispatcher: dispatcher)
+            let failed = runStep(step, session: session, dispatcher: stepDispatcher)
             if failed && (options.batch || !interactive) && session.settings.onErrorStop { return 1 }
         }
         if options.batch || session.quitRequested { return session.errorCount > 0 ? 1 : 0 }

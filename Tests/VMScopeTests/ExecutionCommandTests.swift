@@ -149,4 +149,23 @@ final class ExecutionCommandTests: XCTestCase {
         session.release()
         XCTAssertEqual(try program.readLine(), "thread tid=\(stop.event.tid)")
     }
+
+    /// The target exits while running: the stop says how, and the next
+    /// command gets one sentence instead of a crash.
+    func testTheTargetExitingWhileRunningIsAStopAndTheShellGoesOn() throws {
+        let program = try TestTarget("heapgrow")
+        let session = try session(attachedTo: program)
+        defer { session.release() }
+        let sender = Thread {
+            usleep(100_000)
+            try? program.send("exit 3")
+        }
+        sender.start()
+        let stop = try XCTUnwrap(ContinueCommand.run([], in: session) as? StopResult)
+        XCTAssertEqual(stop.event.reason, .exited(.exited(code: 3)))
+        XCTAssertTrue(stop.text(.plain).contains("3"), stop.text(.plain))
+        XCTAssertThrowsError(try ContinueCommand.run([], in: session)) { error in
+            XCTAssertTrue(VMScopeShell.sentence(for: error).contains("\(program.pid)"), VMScopeShell.sentence(for: error))
+        }
+    }
 }

@@ -42,12 +42,14 @@ extern const unsigned long VMS_PTRACE_O_TRACEVFORK;
 extern const unsigned long VMS_PTRACE_O_TRACECLONE;
 extern const unsigned long VMS_PTRACE_O_TRACEEXEC;
 extern const unsigned long VMS_PTRACE_O_TRACEEXIT;
+extern const unsigned long VMS_PTRACE_O_TRACEVFORKDONE;
 extern const unsigned long VMS_PTRACE_O_EXITKILL;
 extern const int VMS_PTRACE_EVENT_FORK;
 extern const int VMS_PTRACE_EVENT_VFORK;
 extern const int VMS_PTRACE_EVENT_CLONE;
 extern const int VMS_PTRACE_EVENT_EXEC;
 extern const int VMS_PTRACE_EVENT_EXIT;
+extern const int VMS_PTRACE_EVENT_VFORK_DONE;
 extern const int VMS_PTRACE_EVENT_STOP;
 extern const int VMS_WALL;
 extern const unsigned long VMS_ADDR_NO_RANDOMIZE;
@@ -65,6 +67,10 @@ int vms_wptrace_event(int status);
 /// Which child has a state change, without collecting it (waitid WNOWAIT
 /// over all children). 0 if none and not blocking; -1 with errno on error.
 pid_t vms_wait_peek(int blocking);
+// 1 if a SIGTRAP made by the kernel (an int3, a finished step) waits in
+// thread `tid`'s own queue: it hit it just as a PTRACE_INTERRUPT came, whose
+// stop was reported first (PTRACE_PEEKSIGINFO; the thread must be stopped).
+int vms_sigtrap_queued(pid_t tid);
 
 // ---- other system calls ----
 ssize_t vms_process_vm_readv(pid_t pid, void *_Nonnull local, size_t length, uint64_t remote);

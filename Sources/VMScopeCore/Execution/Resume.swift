@@ -47,6 +47,9 @@ final class RunSession {
     /// Stops peeked that are not the target's (another child of ours): from
     /// then on, only the target's own threads are waited for.
     var pollOnly = false
+    /// Threads whose SIGTRAP stop was ours (an int3, a step): parked in an
+    /// event stop before control returns (see `parkInEventStop`).
+    var ownTraps = Set<Int32>()
 
     init(target: Target) { self.target = target }
 
@@ -65,6 +68,7 @@ final class RunSession {
         try target.insertBreakpointBytes()
         vms_emergency_set_running(1)
         for tid in target.threadIDs { resume(tid) }
+        TestCrash.at(.running)
         while true {
             guard let (tid, status) = try waitForAnyThread() else {
                 // Every thread has gone without a final status.
@@ -90,6 +94,7 @@ final class RunSession {
         let traceSyscalls = target.caughtSyscalls != nil
         let result = traceSyscalls ? vms_ptrace_syscall(tid, signal) : vms_ptrace_cont(tid, signal)
         vms_emergency_set_pending(tid, 0)
+        ownTraps.remove(tid)
         if result == 0 || errno == ESRCH { running.insert(tid) }  // a dead thread reports its exit
     }
 
@@ -114,7 +119,7 @@ final class RunSession {
             adoptThread(tid)
             return nil
         }
-        target.threads[tid]?.stop = stop
+        target.noteStop(tid, stop)
         switch stop {
         case .event(let event):
             return try handleEvent(event, tid: tid)
@@ -177,6 +182,15 @@ final class RunSession {
                 target.releaseForkChild(child, vfork: event == VMS_PTRACE_EVENT_VFORK)
                 events.append(.childReleased(pid: child))
             }
+            resume(tid)
+            return nil
+        }
+        if event == VMS_PTRACE_EVENT_VFORK_DONE {
+            // The vfork child has exec'd or exited: the memory it shared is
+            // the parent's alone again, and the bytes taken out for the
+            // child go back in (without this, breakpoints were missed for
+            // the rest of the `continue`).
+            try target.insertBreakpointBytes()
             resume(tid)
             return nil
         }
@@ -243,9 +257,11 @@ final class RunSession {
         var regs = try target.registers(tid: tid)
         let address = regs.rip &- 1
         guard target.breakpointTable.inserted[address] != nil else { return nil }
+        TestCrash.at(.breakpoint)
         regs.raw.rip = address
         try target.setRegisters(regs, tid: tid)
-        target.threads[tid]?.stop = .interrupted  // the SIGTRAP was ours: never delivered
+        target.noteStop(tid, .interrupted)  // the SIGTRAP was ours: never delivered
+        ownTraps.insert(tid)
         let ids = target.breakpointTable.enabled(at: address).map(\.id)
         if !ids.isEmpty {
             target.recordHits(ids)
@@ -290,6 +306,7 @@ final class RunSession {
         while true {
             if vms_ptrace_singlestep(tid, signal) != 0 { throw target.failure("single-step thread \(tid)", tid) }
             vms_emergency_set_pending(tid, 0)
+            TestCrash.at(.step)
             signal = 0
             var status: Int32 = 0
             while waitpid(tid, &status, VMS_WALL) < 0 {
@@ -300,11 +317,12 @@ final class RunSession {
                 return Stop(reason: .stepped, tid: target.threadIDs.first ?? target.pid)
             }
             let stop = StopKind(status: status)
-            target.threads[tid]?.stop = stop
+            target.noteStop(tid, stop)
             switch stop {
             case .signal(let sig):
                 if sig == SIGTRAP && isStepTrap(tid, overBreakpoint: overBreakpoint) {
-                    target.threads[tid]?.stop = .interrupted
+                    target.noteStop(tid, .interrupted)
+                    ownTraps.insert(tid)
                     return nil
                 }
                 switch target.policy(for: sig) {
@@ -347,6 +365,9 @@ final class RunSession {
         guard vms_ptrace_geteventmsg(parent, &message) == 0, message != 0 else { return }
         let child = Int32(truncatingIfNeeded: message)
         if event == VMS_PTRACE_EVENT_CLONE {
+            // Its first stop may have come (and been taken) before this
+            // event: waiting for it again would block for ever.
+            guard target.threads[child] == nil else { return }
             var status: Int32 = 0
             while waitpid(child, &status, VMS_WALL) < 0 && errno == EINTR {}
             guard vms_wifstopped(status) != 0 else { return }
@@ -399,7 +420,8 @@ final class RunSession {
                     var rewound = regs
                     rewound.raw.rip = regs.rip &- 1
                     try? target.setRegisters(rewound, tid: tid)
-                    target.threads[tid]?.stop = .interrupted
+                    target.noteStop(tid, .interrupted)
+                    ownTraps.insert(tid)
                 } else {
                     vms_emergency_set_pending(tid, SIGTRAP)
                 }
@@ -413,6 +435,14 @@ final class RunSession {
                                        || event == VMS_PTRACE_EVENT_VFORK:
                 collectNewTask(event, parent: tid)
                 return
+            case .interrupted where !target.breakpointTable.inserted.isEmpty && vms_sigtrap_queued(tid) != 0:
+                // It hit an int3 just as the interrupt came: the interrupt's
+                // stop came first, the SIGTRAP waits in its queue with rip
+                // past the int3. Take that SIGTRAP now, while the bytes are
+                // known (the case above rewinds it); detached as it is, the
+                // thread would die of it.
+                if vms_ptrace_cont(tid, 0) == 0 { continue }
+                return
             default:
                 return
             }
@@ -424,6 +454,11 @@ final class RunSession {
         if !running.isEmpty { stopOthers(except: stop.tid) }
         vms_emergency_set_running(0)
         target.removeAllBreakpointBytes()
+        for tid in ownTraps.sorted() where target.threads[tid]?.stop == .interrupted {
+            target.parkInEventStop(tid)
+        }
+        ownTraps = []
+        if case .signal = stop.reason { TestCrash.at(.pending) }
         _ = vms_take_interrupt()
         let pc = target.isAttached ? (try? target.registers(tid: stop.tid))?.rip : nil
         return StopEvent(reason: stop.reason, tid: stop.tid, pc: pc, events: events)

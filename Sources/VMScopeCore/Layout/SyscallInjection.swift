@@ -71,6 +71,10 @@ extension Target {
             // or a Ctrl-C detach would deliver a SIGTRAP and kill the target.
             vms_emergency_set_pending(tid, before.pendingSignal)
             handBack(caught, tid: tid)
+            // The last step left the thread in a SIGTRAP stop, fatal to the
+            // target if vmscope is SIGKILLed: park it in an event stop, unless
+            // a held signal needs this signal-delivery-stop to be handed back.
+            if threads[tid]?.pendingSignal == 0, parkInEventStop(tid) == .interrupted { threads[tid] = before }
             try verifyRestored(tid: tid, site: site, bytes: original.bytes, registers: saved)
         }
         if let failure { throw failure }

@@ -75,8 +75,8 @@ public struct SymbolTable: Sendable {
     }
 
     /// Sorted by value, then by preference (best last among equals).
-    private let entries: [Entry]
-    private let nameBytes: [UInt8]
+    let entries: [Entry]
+    let nameBytes: [UInt8]
     /// The highest end (value + size) of entries[0...i]: a backwards scan
     /// can stop as soon as no earlier symbol reaches the address.
     private let maxEnd: [UInt64]
@@ -89,8 +89,7 @@ public struct SymbolTable: Sendable {
     }
 
     fileprivate init(sorting input: [Entry], names: [UInt8]) {
-        var sorted = input
-        sorted.sort { $0.value != $1.value ? $0.value < $1.value : $0.preference < $1.preference }
+        var sorted = Self.sortedByValue(input)
         // .symtab usually repeats .dynsym: drop a name seen already at the
         // same value (keeping the better-typed entry).
         var write = 0
@@ -124,6 +123,12 @@ public struct SymbolTable: Sendable {
             }
         }
         sorted.removeSubrange(write...)
+        self.init(sorted: sorted, names: names)
+    }
+
+    /// Entries already sorted and deduplicated (a table read back from the
+    /// on-disk cache, checked by SymbolTableCache).
+    init(sorted: [Entry], names: [UInt8]) {
         var ends: [UInt64] = []
         ends.reserveCapacity(sorted.count)
         var highest: UInt64 = 0
@@ -135,6 +140,52 @@ public struct SymbolTable: Sendable {
         self.entries = sorted
         self.nameBytes = names
         self.maxEnd = ends
+    }
+
+    /// By value, then preference. Sorting entries (24 bytes, compared by a
+    /// closure) took about a millisecond for libc's and ld.so's symbols;
+    /// UInt64 keys (value, preference, index packed) radix-sorted take a
+    /// fraction of that (the index keeps equal symbols in input order).
+    /// Tables whose values or size do not fit the packing take the slow path.
+    private static func sortedByValue(_ input: [Entry]) -> [Entry] {
+        let indexBits: UInt64 = 22, preferenceBits: UInt64 = 2
+        let valueLimit = UInt64(1) << (64 - indexBits - preferenceBits)
+        guard input.count < 1 << Int(indexBits), !input.contains(where: { $0.value >= valueLimit }) else {
+            return input.sorted { $0.value != $1.value ? $0.value < $1.value : $0.preference < $1.preference }
+        }
+        var keys = [UInt64]()
+        keys.reserveCapacity(input.count)
+        for (index, entry) in input.enumerated() {
+            keys.append(entry.value << (indexBits + preferenceBits) | UInt64(entry.preference) << indexBits | UInt64(index))
+        }
+        radixSort(&keys)
+        let mask = (UInt64(1) << indexBits) - 1
+        return keys.map { input[Int($0 & mask)] }
+    }
+
+    /// LSD radix sort, one byte a pass; passes where every key has the same
+    /// byte (the high bytes of link-time addresses) are skipped.
+    static func radixSort(_ keys: inout [UInt64]) {
+        guard keys.count > 64 else { keys.sort(); return }
+        var other = [UInt64](repeating: 0, count: keys.count)
+        var counts = [Int](repeating: 0, count: 256)
+        for shift in stride(from: UInt64(0), to: 64, by: 8) {
+            for i in 0..<256 { counts[i] = 0 }
+            for key in keys { counts[Int((key >> shift) & 0xff)] += 1 }
+            if counts.contains(keys.count) { continue }
+            var total = 0
+            for i in 0..<256 {
+                let c = counts[i]
+                counts[i] = total
+                total += c
+            }
+            for key in keys {
+                let digit = Int((key >> shift) & 0xff)
+                other[counts[digit]] = key
+                counts[digit] += 1
+            }
+            swap(&keys, &other)
+        }
     }
 
     static func symbol(_ entry: Entry, _ names: [UInt8]) -> ELFSymbol {

@@ -6,32 +6,18 @@ struct ExamineResult: CommandResult {
     let requested: Int
 
     func text(_ style: Style) -> String {
-        var lines: [String] = []
-        let bytes = read.bytes
-        var offset = 0
-        while offset < bytes.count {
-            let row = bytes[offset..<min(offset + 16, bytes.count)]
-            var hexPart = ""
-            for (i, byte) in row.enumerated() {
-                hexPart += (i == 8 ? "  " : " ") + hex(UInt64(byte), width: 2).dropFirst(2)
-            }
-            let pad = String(repeating: " ", count: (16 - row.count) * 3 + (row.count <= 8 ? 1 : 0))
-            let ascii = String(row.map { (0x20..<0x7f).contains($0) ? Character(UnicodeScalar($0)) : "." })
-            lines.append("\(style.paint(hex(read.address + UInt64(offset), width: 16), .address)) \(hexPart)\(pad)  |\(ascii)|")
-            offset += 16
-        }
-        if let bad = read.firstBadAddress {
-            let why = read.errno == 0 ? "" : " (\(errorName(read.errno)))"
-            lines.append("Read \(bytes.count) of \(requested) bytes: \(hex(bad)) cannot be read\(why).")
-        }
-        return lines.joined(separator: "\n")
+        let dump = HexDumpText.lines(address: read.address, bytes: read.bytes, style: style)
+        guard let bad = read.firstBadAddress else { return dump }  // no copy of a large dump
+        let why = read.errno == 0 ? "" : " (\(errorName(read.errno)))"
+        let sentence = "Read \(read.bytes.count) of \(requested) bytes: \(hex(bad)) cannot be read\(why)."
+        return dump.isEmpty ? sentence : dump + "\n" + sentence
     }
 
     var json: JSON {
         var fields: [(String, JSON)] = [
             ("address", .address(read.address)), ("length", .int(Int64(read.bytes.count))),
             ("requested", .int(Int64(requested))),
-            ("bytes", .string(read.bytes.map { String(hex(UInt64($0), width: 2).dropFirst(2)) }.joined())),
+            ("bytes", .string(HexDumpText.digitString(read.bytes))),
         ]
         if let bad = read.firstBadAddress { fields.append(("error_address", .address(bad))) }
         return .object(fields)

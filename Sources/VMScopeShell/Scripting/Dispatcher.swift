@@ -5,6 +5,9 @@ import VMScopeCore
 /// knows where the line came from (prompt, -ex, FILE:LINE).
 struct Dispatcher {
     let session: Session
+    /// Lets an attached process go between running the command and writing
+    /// its result (the last command of a one-shot batch: see OneShot).
+    var releaseTargetBeforeOutput = false
 
     /// Returns false for a blank or comment line.
     @discardableResult
@@ -28,6 +31,7 @@ struct Dispatcher {
         session.shellState.updateStableNames(symbolic: session.settings.symbolic)
         session.shellState.stableNames.learn(session.target)
         let result = try command.run(arguments, in: session)
+        if releaseTargetBeforeOutput, let target = session.target, !target.launched { session.release() }
         session.shellState.updateStableNames(symbolic: session.settings.symbolic)
         session.shellState.stableNames.learn(session.target)
         emit(result, line: line, isEcho: ObjectIdentifier(command) == ObjectIdentifier(EchoCommand.self))
@@ -68,7 +72,13 @@ struct Dispatcher {
             session.output.write(shown + "\n")
         } else {
             shown = names.apply(result.text(names.style(session.settings.style)))
-            if !shown.isEmpty { session.output.write(shown + "\n") }
+            // A large result (x of megabytes) is not copied just to add the newline.
+            if shown.utf8.count > 1 << 20 {
+                session.output.write(shown)
+                session.output.write("\n")
+            } else if !shown.isEmpty {
+                session.output.write(shown + "\n")
+            }
         }
         guard let transcript = session.shellState.transcript else { return }
         // A handout has no colour escapes, even when the terminal got them.

@@ -7,6 +7,10 @@ public final class ExecutionState {
     /// What `track` records at each stop; empty: tracking is off.
     var tracked: Set<TrackedQuantity> = []
     var samples: [GrowthSample] = []
+    /// `track` keeps the last `sampleLimit` rows, so a long session's
+    /// memory stays bounded; `droppedSamples` older rows were let go.
+    var sampleLimit = 10_000
+    var droppedSamples = 0
     /// The mappings at the stop before the last one, and at the last one.
     var previousMaps: [Mapping]?
     var currentMaps: [Mapping]?
@@ -23,6 +27,7 @@ public final class ExecutionState {
     /// Forgets everything about a process that is gone or replaced.
     func reset() {
         samples = []
+        droppedSamples = 0
         previousMaps = nil
         currentMaps = nil
         lastSP = [:]

@@ -22,6 +22,12 @@ extension ExecutionState {
         samples.append(GrowthSample(stop: stopCount, reason: reason ?? shortReason(event.reason), tid: event.tid, sp: sp,
                                     brk: tracked.contains(.brk) ? brk : nil,
                                     mappingCount: tracked.contains(.maps) ? maps.count : nil))
+        // Trimmed in batches of a tenth, so a row costs O(1) on average.
+        if samples.count > sampleLimit + max(1, sampleLimit / 10) {
+            let excess = samples.count - sampleLimit
+            samples.removeFirst(excess)
+            droppedSamples += excess
+        }
     }
 
     func shortReason(_ reason: StopReason) -> String {

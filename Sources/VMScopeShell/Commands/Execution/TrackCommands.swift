@@ -8,7 +8,7 @@ struct TrackCommand: ShellCommand {
 
     static func run(_ arguments: [String], in session: Session) throws -> CommandResult {
         let state = session.execution
-        if arguments == ["show"] { return TrackShowResult(samples: state.samples) }
+        if arguments == ["show"] { return TrackShowResult(samples: state.samples, dropped: state.droppedSamples) }
         if arguments == ["off"] {
             state.tracked = []
             return MessageResult("Tracking is off (the history is kept: 'track show').", [("tracked", .array([]))])
@@ -21,6 +21,7 @@ struct TrackCommand: ShellCommand {
         }
         state.tracked = quantities.isEmpty ? Set(TrackedQuantity.allCases) : Set(quantities)
         state.samples = []
+        state.droppedSamples = 0
         // The current state is the first row, so the first stop has something to compare with.
         if let target = session.target, target.isAttached {
             let maps = (try? target.maps()) ?? []
@@ -36,6 +37,8 @@ struct TrackCommand: ShellCommand {
 
 struct TrackShowResult: CommandResult {
     let samples: [GrowthSample]
+    /// Older rows let go to keep memory bounded (see ExecutionState.sampleLimit).
+    var dropped = 0
 
     /// The thread whose rsp the chart follows: the one that stopped last.
     private var followed: Int32? { samples.last?.tid }
@@ -53,7 +56,8 @@ struct TrackShowResult: CommandResult {
                          sample.mappingCount.map(String.init) ?? "-"])
             previous = sample
         }
-        return table(rows) + chart(style)
+        let note = dropped > 0 ? "(\(dropped) older rows dropped: track keeps the last rows only)\n" : ""
+        return note + table(rows) + chart(style)
     }
 
     private func delta(_ now: UInt64?, _ before: UInt64?) -> String {
@@ -78,7 +82,7 @@ struct TrackShowResult: CommandResult {
     }
 
     var json: JSON {
-        .object([("samples", .array(samples.map { sample in
+        .object([("dropped", .int(Int64(dropped))), ("samples", .array(samples.map { sample in
             .object([("stop", .int(Int64(sample.stop))), ("reason", .string(sample.reason)), ("tid", .int(Int64(sample.tid))),
                      ("rsp", .object(sample.sp.sorted { $0.key < $1.key }.map { (String($0.key), JSON.address($0.value)) })),
                      ("brk", sample.brk.map(JSON.address) ?? .null),

@@ -15,85 +15,112 @@ struct ThreadBacktrace {
     init(_ backtrace: Backtrace, context: StackContext, unwinder: Unwinder?, separateDebugFiles: Bool) {
         tid = backtrace.tid
         stop = backtrace.stop
-        rows = backtrace.frames.map { frame in
-            Row(frame: frame, size: backtrace.size(of: frame.index), name: context.name(of: frame),
-                source: unwinder?.sourceLocation(of: frame.lookupAddress, separateDebugFiles: separateDebugFiles))
+        // A deep stack repeats a few return addresses thousands of times:
+        // one lookup here instead of a name memo, a source-line memo and
+        // their Strings per frame (a third of the time a 10,000-frame `bt`
+        // held the process stopped). The key keeps ip and whether it is a
+        // return address (which decides the lookup address and the offset).
+        struct Key: Hashable { let ip: UInt64; let isReturnAddress: Bool }
+        var known: [Key: (FrameName, SourceLocation?)] = [:]
+        var made: [Row] = []
+        made.reserveCapacity(backtrace.frames.count)
+        for frame in backtrace.frames {
+            let key = Key(ip: frame.ip, isReturnAddress: frame.ipIsReturnAddress)
+            let described: (FrameName, SourceLocation?)
+            if let cached = known[key] {
+                described = cached
+            } else {
+                described = (context.name(of: frame),
+                             unwinder?.sourceLocation(of: frame.lookupAddress, separateDebugFiles: separateDebugFiles))
+                known[key] = described
+            }
+            made.append(Row(frame: frame, size: backtrace.size(of: frame.index), name: described.0, source: described.1))
         }
+        rows = made
     }
 
     /// Laid out by hand into bytes rather than with table(): a 10,000-frame
     /// stack repeats a handful of names, so each distinct name is made and
-    /// measured once, and numbers are written as hex digits directly.
+    /// measured once, and every byte is written straight into the String's
+    /// storage (sized from the column widths beforehand).
     func text(_ style: Style) -> String {
         let header = "Thread \(style.id(tid)): \(rows.count) frame\(rows.count == 1 ? "" : "s"); \(stop.explanation)."
         let withSource = rows.contains { $0.source != nil }
         struct Named { let function: [UInt8]; let functionWidth: Int; let module: [UInt8]; let moduleWidth: Int; let source: [UInt8] }
-        var memo: [UInt64: Named] = [:]
-        var named: [Named] = []
-        named.reserveCapacity(rows.count)
+        var memo: [UInt64: Int] = [:]
+        var distinct: [Named] = []
+        var nameIndex: [Int] = []
+        nameIndex.reserveCapacity(rows.count)
         for row in rows {
             let f = row.frame
-            if let known = memo[f.ip] { named.append(known); continue }
+            if let known = memo[f.ip] { nameIndex.append(known); continue }
             let function = row.name.text + (f.isSignalFrame ? " <signal handler called>" : "")
             let module = row.name.module.map { sanitized($0, limit: 60) } ?? ""
             let source = row.source.map { sanitized(lastPathComponent($0.file), limit: 60) + ":\($0.line)" } ?? ""
-            let made = Named(function: Array(function.utf8), functionWidth: visibleWidth(function),
-                             module: Array(module.utf8), moduleWidth: visibleWidth(module), source: Array(source.utf8))
-            memo[f.ip] = made
-            named.append(made)
+            memo[f.ip] = distinct.count
+            nameIndex.append(distinct.count)
+            distinct.append(Named(function: Array(function.utf8), functionWidth: visibleWidth(function),
+                                  module: Array(module.utf8), moduleWidth: visibleWidth(module), source: Array(source.utf8)))
         }
         func hexWidth(_ v: UInt64) -> Int { 2 + max(1, (64 - v.leadingZeroBitCount + 3) / 4) }
-        func decimalWidth(_ v: Int) -> Int { String(v).utf8.count }
+        func decimalWidth(_ v: UInt64) -> Int {
+            var digits = 1, rest = v / 10
+            while rest > 0 { digits += 1; rest /= 10 }
+            return digits
+        }
         var widths = [1, 2, 2, 3, 4, 8, 6]  // the headers' widths
-        widths[0] = max(1, 1 + decimalWidth(max(rows.count - 1, 0)))
-        for (row, name) in zip(rows, named) {
-            let f = row.frame
+        widths[0] = max(1, 1 + decimalWidth(UInt64(max(rows.count - 1, 0))))
+        for (row, index) in zip(rows, nameIndex) {
+            let f = row.frame, name = distinct[index]
             widths[1] = max(widths[1], hexWidth(f.ip)); widths[2] = max(widths[2], hexWidth(f.sp))
             widths[3] = max(widths[3], f.cfa.map(hexWidth) ?? 1)
-            widths[4] = max(widths[4], row.size.map { decimalWidth(Int(clamping: $0)) } ?? 1)
+            widths[4] = max(widths[4], row.size.map { decimalWidth(UInt64(clamping: Int(clamping: $0))) } ?? 1)
             widths[5] = max(widths[5], name.functionWidth); widths[6] = max(widths[6], name.moduleWidth)
         }
-        var out: [UInt8] = Array(header.utf8)
-        out.reserveCapacity(out.count + (rows.count + 1) * (widths.reduce(0, +) + 32))
-        func spaces(_ n: Int) { if n > 0 { out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: n)) } }
-        func text(_ t: String, _ column: Int) { out.append(contentsOf: t.utf8); spaces(widths[column] - t.utf8.count + 2) }
-        func hexDigits(_ v: UInt64, _ column: Int) {
-            let digits = hexWidth(v) - 2
-            out.append(UInt8(ascii: "0")); out.append(UInt8(ascii: "x"))
-            for i in stride(from: digits - 1, through: 0, by: -1) {
-                let nibble = UInt8((v >> (UInt64(i) * 4)) & 0xf)
-                out.append(nibble < 10 ? 48 + nibble : 87 + nibble)
+        // The escapes a painted cell gets (none without colour).
+        func escapes(_ role: Style.Role) -> (prefix: [UInt8], suffix: [UInt8]) {
+            let parts = style.paint("\u{0}", role).split(separator: "\u{0}", omittingEmptySubsequences: false)
+            return (Array((parts.first ?? "").utf8), Array((parts.count > 1 ? parts[1] : "").utf8))
+        }
+        let code = escapes(.code), stack = escapes(.stack)
+        let titles = Array("#ipspcfasizefunction".utf8)
+        var extraBytes = 0, longestSource = 0
+        for name in distinct {
+            extraBytes = max(extraBytes, name.function.count - name.functionWidth + name.module.count)
+            longestSource = max(longestSource, name.source.count)
+        }
+        let rowMost = widths.reduce(0, +) + 7 * 2 + code.prefix.count + code.suffix.count
+            + 2 * (stack.prefix.count + stack.suffix.count) + extraBytes + longestSource + 1
+        let headerBytes = Array(header.utf8)
+        let capacity = headerBytes.count + 1 + titles.count + widths.reduce(0, +) + 7 * 2 + 12 + rows.count * rowMost
+        return String(unsafeUninitializedCapacity: capacity) { buffer in
+            var w = ByteWriter(buffer)
+            w.put(headerBytes)
+            w.byte(10)
+            for (i, title) in ["#", "ip", "sp", "cfa", "size", "function"].enumerated() {
+                w.put(title.utf8); w.spaces(widths[i] - title.utf8.count + 2)
             }
-            spaces(widths[column] - digits - 2 + 2)
+            w.put("module".utf8)
+            if withSource { w.spaces(widths[6] - 6 + 2); w.put("source".utf8) }
+            for (row, index) in zip(rows, nameIndex) {
+                let f = row.frame, name = distinct[index]
+                w.byte(10)
+                w.byte(UInt8(ascii: "#")); w.decimal(UInt64(f.index))
+                w.spaces(widths[0] - 1 - decimalWidth(UInt64(f.index)) + 2)
+                w.hexCell(f.ip, width: widths[1], paint: code)
+                w.hexCell(f.sp, width: widths[2], paint: stack)
+                if let cfa = f.cfa { w.hexCell(cfa, width: widths[3], paint: stack) } else { w.byte(UInt8(ascii: "-")); w.spaces(widths[3] - 1 + 2) }
+                if let size = row.size {
+                    w.decimal(size); w.spaces(widths[4] - decimalWidth(size) + 2)
+                } else {
+                    w.byte(UInt8(ascii: "-")); w.spaces(widths[4] - 1 + 2)
+                }
+                w.put(name.function); w.spaces(widths[5] - name.functionWidth + 2)
+                w.put(name.module)
+                if withSource { w.spaces(widths[6] - name.moduleWidth + 2); w.put(name.source) }
+            }
+            return w.count
         }
-        func painted(_ role: Style.Role, _ body: () -> Void) {
-            guard style.enabled else { return body() }
-            let start = out.count
-            body()
-            var end = out.count
-            while end > start && out[end - 1] == UInt8(ascii: " ") { end -= 1 }
-            let padding = Array(out[end...])
-            let cell = String(decoding: out[start..<end], as: UTF8.self)
-            out.removeSubrange(start...)
-            out.append(contentsOf: style.paint(cell, role).utf8)
-            out.append(contentsOf: padding)
-        }
-        out.append(UInt8(ascii: "\n"))
-        for (i, title) in ["#", "ip", "sp", "cfa", "size", "function"].enumerated() { text(title, i) }
-        out.append(contentsOf: (withSource ? "module" + String(repeating: " ", count: widths[6] - 6 + 2) + "source" : "module").utf8)
-        for (row, name) in zip(rows, named) {
-            let f = row.frame
-            out.append(UInt8(ascii: "\n"))
-            text("#\(f.index)", 0)
-            painted(.code) { hexDigits(f.ip, 1) }
-            painted(.stack) { hexDigits(f.sp, 2) }
-            if let cfa = f.cfa { painted(.stack) { hexDigits(cfa, 3) } } else { text("-", 3) }
-            text(row.size.map { String($0) } ?? "-", 4)
-            out.append(contentsOf: name.function); spaces(widths[5] - name.functionWidth + 2)
-            out.append(contentsOf: name.module)
-            if withSource { spaces(widths[6] - name.moduleWidth + 2); out.append(contentsOf: name.source) }
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 
     var json: JSON {
@@ -159,4 +186,54 @@ struct BacktraceCommand: ShellCommand {
 func lastPathComponent(_ path: String) -> String {
     guard let slash = path.lastIndex(of: "/") else { return path }
     return String(path[path.index(after: slash)...])
+}
+
+/// Writes bytes into a buffer sized beforehand (the bt table).
+private struct ByteWriter {
+    private let buffer: UnsafeMutableBufferPointer<UInt8>
+    private(set) var count = 0
+    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    init(_ buffer: UnsafeMutableBufferPointer<UInt8>) { self.buffer = buffer }
+
+    mutating func byte(_ value: UInt8) {
+        guard count < buffer.count else { return }
+        buffer[count] = value
+        count += 1
+    }
+
+    mutating func put<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        for value in bytes { byte(value) }
+    }
+
+    mutating func spaces(_ n: Int) {
+        var left = n
+        while left > 0 { byte(32); left -= 1 }
+    }
+
+    mutating func decimal(_ value: UInt64) {
+        var length = 1, rest = value / 10
+        while rest > 0 { length += 1; rest /= 10 }
+        guard count + length <= buffer.count else { return }
+        var remaining = value
+        for position in stride(from: count + length - 1, through: count, by: -1) {
+            buffer[position] = UInt8(ascii: "0") + UInt8(remaining % 10)
+            remaining /= 10
+        }
+        count += length
+    }
+
+    /// "0x" and the digits, in the cell's colour, padded to `width` + 2.
+    mutating func hexCell(_ value: UInt64, width: Int, paint: (prefix: [UInt8], suffix: [UInt8])) {
+        let digitCount = max(1, (64 - value.leadingZeroBitCount + 3) / 4)
+        put(paint.prefix)
+        byte(UInt8(ascii: "0")); byte(UInt8(ascii: "x"))
+        var shift = (digitCount - 1) * 4
+        while shift >= 0 {
+            byte(Self.digits[Int((value >> UInt64(shift)) & 0xf)])
+            shift -= 4
+        }
+        put(paint.suffix)
+        spaces(width - digitCount - 2 + 2)
+    }
 }
