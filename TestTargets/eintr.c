@@ -19,6 +19,7 @@
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
+#include "command_line.h"
 
 enum { EPOLL, POLL, NANOSLEEP, READ, FUTEX, SIGWAIT, KINDS };
 static const char *names[KINDS] = {"epoll_wait", "poll", "nanosleep", "read", "futex", "sigtimedwait"};
@@ -87,13 +88,8 @@ int main(int argc, char **argv)
     printf("pid=%d\nready\n", (int)getpid());
     char line[256];
     for (;;) {
-        if (!fgets(line, sizeof line, stdin)) {
-            if (ferror(stdin) && errno == EINTR) {
-                clearerr(stdin);
-                continue;
-            }
+        if (!read_command(line, sizeof line))
             return 0;
-        }
         int code;
         if (strncmp(line, "count", 5) == 0) {
             for (int k = 0; k < KINDS; k++)

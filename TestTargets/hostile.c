@@ -25,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "command_line.h"
 
 /* No .cfi directives: there is no unwind info for this code.  The saved
  * %rbp slot holds its own address, so a frame-pointer walk loops here. */
@@ -143,13 +144,8 @@ int main(int argc, char **argv)
     printf("ready\n");
     char line[256];
     for (;;) {
-        if (!fgets(line, sizeof line, stdin)) {
-            if (ferror(stdin) && errno == EINTR) {
-                clearerr(stdin);
-                continue;
-            }
+        if (!read_command(line, sizeof line))
             return 0;
-        }
         int code;
         if (sscanf(line, "exit %d", &code) == 1) exit(code);
         printf("error\n");

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "command_line.h"
 
 static volatile long ticks;
 static volatile sig_atomic_t usr1;
@@ -113,13 +114,8 @@ int main(int argc, char **argv)
         printf("execed=1\n");
     printf("ready\n");
     for (;;) {
-        if (!fgets(line, sizeof line, stdin)) {
-            if (ferror(stdin) && errno == EINTR) {
-                clearerr(stdin);
-                continue;
-            }
+        if (!read_command(line, sizeof line))
             return 0;
-        }
         int n;
         if (sscanf(line, "loop %d", &n) == 1) {
             for (int i = 0; i < n; i++)

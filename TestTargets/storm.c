@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "command_line.h"
 
 #define ROUND (1u << 16)
 #define MAX_SEQ (1u << 22)
@@ -136,13 +137,8 @@ int main(int argc, char **argv)
     printf("ready\n");
     char line[256];
     for (;;) {
-        if (!fgets(line, sizeof line, stdin)) {
-            if (ferror(stdin) && errno == EINTR) {
-                clearerr(stdin);
-                continue;
-            }
+        if (!read_command(line, sizeof line))
             return 0;
-        }
         line[strcspn(line, "\n")] = '\0';
         handle(line);
     }
