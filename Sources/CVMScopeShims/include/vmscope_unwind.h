@@ -82,6 +82,10 @@ const char *_Nonnull vms_unw_strerror(int code);
 /// One process's modules as libdwfl sees them. Opaque to Swift.
 typedef struct vms_lines vms_lines;
 
+/// 1 when libdw.so.1 could be loaded (dlopen on the first call), else 0:
+/// file:line is then unavailable and vms_lines_create returns NULL.
+int vms_lines_available(void);
+
 /// Reports the modules of `pid` (from /proc/PID/maps). With
 /// `separate_debug_files` 0 only DWARF inside the mapped files is used
 /// (cheap: test programs built with -g); with 1, installed debug files
