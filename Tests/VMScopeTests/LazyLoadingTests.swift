@@ -54,6 +54,26 @@ final class LazyLoadingTests: XCTestCase {
         XCTAssertTrue(run.stdout.contains("recurse.c:"), "file:line through the lazily loaded libdw: \(run.stdout)")
     }
 
+    /// File:line tables prepared before an attach serve only the process
+    /// they were made for: another process's walk gets its own.
+    func testSourceLinesPreparedForAnotherProcessAreNotUsed() throws {
+        let other = try TestTarget("recurse-O2", ["2"])
+        defer { other.terminate() }
+        let program = try TestTarget("recurse", ["3"])
+        defer { program.terminate() }
+        Unwinder.prepareSourceLines(pid: other.pid)
+        let target = try Target.attach(pid: program.pid)
+        defer { try? target.detach() }
+        let unwinder = try target.unwinder()
+        let frames = try unwinder.backtrace().frames
+        XCTAssertGreaterThan(frames.count, 4)
+        // Frame 1 is recurse() in recurse.c (recurse-O2 is built from recurse.c
+        // too, but at other addresses: its tables would find nothing here).
+        let location = unwinder.sourceLocation(of: frames[1].lookupAddress)
+        XCTAssertTrue(location?.file.hasSuffix("recurse.c") == true, "\(String(describing: location))")
+        XCTAssertGreaterThan(location?.line ?? 0, 0)
+    }
+
     func testAMissingLibraryIsOneSentenceAndIsNotRetried() {
         let library = LazyLibrary(soname: "libvmscope-absent.so.0", purpose: "this test")
         for _ in 0..<2 {

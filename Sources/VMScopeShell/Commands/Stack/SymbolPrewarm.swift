@@ -1,7 +1,7 @@
 import VMScopeCore
 
-/// Reads the symbol tables of a process's modules before vmscope attaches
-/// to it, so that the target is not held stopped while vmscope parses ELF
+/// Reads the symbol tables of a process's modules, and prepares libdwfl's
+/// file:line tables, before vmscope attaches to it, so that the target is not held stopped while vmscope parses ELF
 /// files (libc's table alone, with libc6-dbg, is ~8,000 symbols: a
 /// millisecond or more, longer than eu-stack keeps a process stopped).
 ///
@@ -17,6 +17,8 @@ enum SymbolPrewarm {
         for module in session.modules.modules(pid: pid, maps: maps) where module.mappings.contains(where: \.isExecutable) {
             _ = session.modules.elf(for: module)?.symbols
         }
+        // libdw and its list of the process's modules (file:line), before the stop too.
+        Unwinder.prepareSourceLines(pid: pid)
     }
 
     /// True when one of `lines` is a stack command (bt, frame, stack...).
