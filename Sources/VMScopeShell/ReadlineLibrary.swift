@@ -10,7 +10,7 @@ struct ReadlineLibrary {
     typealias LineHandler = @convention(c) (UnsafeMutablePointer<CChar>?) -> Void
     typealias Generator = @convention(c) (UnsafePointer<CChar>?, Int32) -> UnsafeMutablePointer<CChar>?
 
-    nonisolated(unsafe) static let library = LazyLibrary(soname: "libreadline.so.8", purpose: "the interactive prompt")
+    static let library = LazyLibrary(soname: "libreadline.so.8", purpose: "the interactive prompt")
 
     let callbackHandlerInstall: @convention(c) (UnsafePointer<CChar>?, LineHandler?) -> Void
     let callbackHandlerRemove: @convention(c) () -> Void

@@ -31,7 +31,7 @@ public final class Disassembler {
         let open: Open, close: Close, disasm: Disasm, free: Free
     }
 
-    nonisolated(unsafe) private static let library = LazyLibrary(soname: "libcapstone.so.4", purpose: "disassembly")
+    private static let library = LazyLibrary(soname: "libcapstone.so.4", purpose: "disassembly")
     private var capstone: Capstone?
     private var handle: csh = 0
 
