@@ -14,7 +14,11 @@ enum SymbolPrewarm {
         // /proc/PID/maps is readable without ptrace by the same user or root;
         // when it is not, the attach will say why.
         guard let maps = try? MapsParser.read(pid: pid) else { return }
-        for module in session.modules.modules(pid: pid, maps: maps) where module.mappings.contains(where: \.isExecutable) {
+        // The vdso too, read now rather than while the process is stopped.
+        let modules = session.modules.modules(pid: pid, maps: maps) { address, count in
+            VDSOImage.read(pid: pid, address: address, count: count)
+        }
+        for module in modules where module.mappings.contains(where: \.isExecutable) {
             _ = session.modules.elf(for: module)?.symbols
         }
         // libdw and its list of the process's modules (file:line), before the stop too.
