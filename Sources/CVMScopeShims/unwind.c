@@ -29,7 +29,7 @@ struct cache_slot {
 // info again whenever a walk moves to another module: with one handle for
 // the process, each move re-read /proc/PID/maps and re-mapped the file
 // (libc -> program -> libc for every thread: ~40 us each time).
-#define MAX_MODULES 64
+#define MAX_MODULES 256  // large programs map a few hundred files; past this, one shared handle as before
 
 struct module_handle {
     uint64_t start, end;  // the lowest and highest address of the file's mappings
