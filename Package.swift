@@ -20,8 +20,8 @@ let package = Package(
                 .linkedLibrary("unwind-generic"),
                 .linkedLibrary("unwind"),
                 .linkedLibrary("lzma"),
-                // libdw (elfutils): file:line from DWARF for backtraces.
-                .linkedLibrary("dw"),
+                // libdw (elfutils, file:line) is not linked: lines.c opens
+                // libdw.so.1 with dlopen on first use (issue #7: start-up).
             ]
         ),
         .systemLibrary(

@@ -24,11 +24,25 @@ struct cache_slot {
     uint32_t generation;  // valid only when equal to the space's generation
 };
 
+// One _UPT handle per module. Why: a _UPT handle keeps the ELF image of
+// one module mapped (its unwind table), and libunwind asks for procedure
+// info again whenever a walk moves to another module: with one handle for
+// the process, each move re-read /proc/PID/maps and re-mapped the file
+// (libc -> program -> libc for every thread: ~40 us each time).
+#define MAX_MODULES 256  // large programs map a few hundred files; past this, one shared handle as before
+
+struct module_handle {
+    uint64_t start, end;  // the lowest and highest address of the file's mappings
+    void *upt;
+};
+
 struct vms_unw_space {
     pid_t pid;
     int mem_fd;  // /proc/PID/mem, or -1
     unw_addr_space_t as;
-    void *upt;
+    void *upt;  // for unw_init_remote, and for code outside any file (vdso, JIT)
+    struct module_handle modules[MAX_MODULES];
+    int module_count;
     struct user_regs_struct regs;  // the registers of the thread being walked
     uint32_t generation;
     struct cache_slot slots[CACHE_SLOTS];
@@ -150,8 +164,76 @@ static int access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, in
     return 0;
 }
 
+// The file-backed mappings of the file that maps `ip`, from /proc/PID/maps:
+// 1 with [*start, *end) covering all of them, 0 when no file maps `ip`.
+static int module_range(pid_t pid, uint64_t ip, uint64_t *start, uint64_t *end) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+    FILE *maps = fopen(path, "re");
+    if (!maps) return 0;
+    struct { uint64_t lo, hi, inode; unsigned dev_major, dev_minor; } rows[512];
+    int count = 0, hit = -1;
+    char line[512];
+    while (count < 512 && fgets(line, sizeof line, maps)) {
+        unsigned long long lo, hi, offset, inode;
+        unsigned major, minor;
+        char perms[8];
+        if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &lo, &hi, perms, &offset, &major, &minor, &inode) != 7) continue;
+        if (inode == 0) continue;
+        rows[count].lo = lo; rows[count].hi = hi; rows[count].inode = inode;
+        rows[count].dev_major = major; rows[count].dev_minor = minor;
+        if (ip >= lo && ip < hi) hit = count;
+        count++;
+    }
+    fclose(maps);
+    if (hit < 0) return 0;
+    *start = rows[hit].lo;
+    *end = rows[hit].hi;
+    for (int i = 0; i < count; i++) {
+        if (rows[i].inode != rows[hit].inode || rows[i].dev_major != rows[hit].dev_major ||
+            rows[i].dev_minor != rows[hit].dev_minor) continue;
+        if (rows[i].lo < *start) *start = rows[i].lo;
+        if (rows[i].hi > *end) *end = rows[i].hi;
+    }
+    return 1;
+}
+
+void vms_unw_space_set_modules(vms_unw_space *s, const uint64_t *ranges, long count) {
+    if (s->module_count > 0) return;  // known already; flush_all forgets them when the code changes
+    for (long i = 0; i < count && s->module_count < MAX_MODULES; i++) {
+        if (ranges[2 * i] >= ranges[2 * i + 1]) continue;
+        s->modules[s->module_count++] = (struct module_handle){ .start = ranges[2 * i], .end = ranges[2 * i + 1], .upt = NULL };
+    }
+}
+
+// The _UPT handle of the module holding `ip`, made on first use.
+static void *module_upt(struct vms_unw_space *s, uint64_t ip) {
+    for (int i = 0; i < s->module_count; i++) {
+        if (ip < s->modules[i].start || ip >= s->modules[i].end) continue;
+        if (!s->modules[i].upt) s->modules[i].upt = _UPT_create(s->pid);
+        return s->modules[i].upt ? s->modules[i].upt : s->upt;
+    }
+    uint64_t start, end;
+    if (s->module_count >= MAX_MODULES || !module_range(s->pid, ip, &start, &end)) return s->upt;
+    void *upt = _UPT_create(s->pid);
+    if (!upt) return s->upt;
+    s->modules[s->module_count++] = (struct module_handle){ .start = start, .end = end, .upt = upt };
+    return upt;
+}
+
+static void forget_modules(struct vms_unw_space *s) {
+    for (int i = 0; i < s->module_count; i++)
+        if (s->modules[i].upt) _UPT_destroy(s->modules[i].upt);
+    s->module_count = 0;
+}
+
+static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi, int need_unwind_info, void *arg) {
+    struct vms_unw_space *s = space_of(as);
+    return _UPT_find_proc_info(as, ip, pi, need_unwind_info, s ? module_upt(s, ip) : arg);
+}
+
 static unw_accessors_t accessors = {
-    .find_proc_info = _UPT_find_proc_info,
+    .find_proc_info = find_proc_info,
     .put_unwind_info = _UPT_put_unwind_info,
     .get_dyn_info_list_addr = _UPT_get_dyn_info_list_addr,
     .access_mem = access_mem,
@@ -194,6 +276,7 @@ void vms_unw_space_destroy(vms_unw_space *s) {
     for (int i = 0; i < MAX_SPACES; i++)
         if (spaces[i] == s) spaces[i] = NULL;
     unw_destroy_addr_space(s->as);
+    forget_modules(s);
     _UPT_destroy(s->upt);
     free(s->data);
     if (s->mem_fd >= 0) close(s->mem_fd);
@@ -211,8 +294,9 @@ void vms_unw_space_flush_memory(vms_unw_space *s) {
 void vms_unw_space_flush_all(vms_unw_space *s) {
     vms_unw_space_flush_memory(s);
     unw_flush_cache(s->as, 0, 0);
-    // The _UPT handle keeps the last module's ELF image mapped: after an
+    // The _UPT handles keep their module's ELF image mapped: after an
     // exec or dlclose it could describe code that is gone.
+    forget_modules(s);
     void *fresh = _UPT_create(s->pid);
     if (fresh) {
         _UPT_destroy(s->upt);

@@ -31,6 +31,8 @@ public enum VMScopeError: Error, Equatable, Sendable {
     case wrongThread(expected: Int32, actual: Int32)
     /// A file that is not a usable 64-bit little-endian ELF file.
     case malformedELF(path: String, reason: String)
+    /// A library loaded on first use (LazyLibrary) could not be opened.
+    case libraryUnavailable(soname: String, purpose: String)
 }
 
 /// Why the kernel refused to let vmscope trace a process.

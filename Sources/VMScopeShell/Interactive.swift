@@ -39,31 +39,36 @@ enum Interactive {
 
     /// Reads one line; nil at end of input (Ctrl-D on an empty line).
     /// A Ctrl-C discards what was typed and shows a fresh prompt.
+    /// Without libreadline (see `install`), a plain prompt and line.
     static func readLine(prompt: String) -> String? {
+        guard let rl = try? ReadlineLibrary.load() else {
+            writeAll(STDOUT_FILENO, prompt)
+            return Swift.readLine(strippingNewline: true)
+        }
         finished = nil
-        rl_callback_handler_install(prompt, lineHandler)
+        rl.callbackHandlerInstall(prompt, lineHandler)
         while finished == nil {
             var descriptor = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
             let ready = poll(&descriptor, 1, -1)
             if ready < 0 {
-                guard errno == EINTR else { rl_callback_handler_remove(); return nil }
+                guard errno == EINTR else { rl.callbackHandlerRemove(); return nil }
                 if vms_take_interrupt() != 0 {
-                    discardLine()
-                    rl_callback_handler_install(prompt, lineHandler)
+                    discardLine(rl)
+                    rl.callbackHandlerInstall(prompt, lineHandler)
                 }
                 continue
             }
-            if descriptor.revents & Int16(POLLNVAL) != 0 { rl_callback_handler_remove(); return nil }  // stdin closed
-            if descriptor.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { rl_callback_read_char() }
+            if descriptor.revents & Int16(POLLNVAL) != 0 { rl.callbackHandlerRemove(); return nil }  // stdin closed
+            if descriptor.revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { rl.callbackReadChar() }
         }
         guard case .line(let line)? = finished else { return nil }
-        remember(line)
+        remember(line, rl)
         return line
     }
 
     /// Called by readline with a complete line (nil: end of input).
     nonisolated(unsafe) private static let lineHandler: @convention(c) (UnsafeMutablePointer<CChar>?) -> Void = { raw in
-        rl_callback_handler_remove()
+        (try? ReadlineLibrary.load())?.callbackHandlerRemove()
         guard let raw else { Interactive.finished = .endOfFile; return }
         Interactive.finished = .line(String(cString: raw))
         free(raw)
@@ -71,22 +76,25 @@ enum Interactive {
 
     /// What the readline manual prescribes for SIGINT in callback mode:
     /// drop the line and any search or argument in progress, restore the terminal.
-    private static func discardLine() {
-        rl_free_line_state()
-        rl_callback_sigcleanup()  // ends a Ctrl-R search: redisplays the line it found
+    private static func discardLine(_ rl: ReadlineLibrary) {
+        rl.freeLineState()
+        rl.callbackSigcleanup()  // ends a Ctrl-R search: redisplays the line it found
         ReadlineGlobals.point.pointee = ReadlineGlobals.end.pointee  // the cursor to the line's end
-        rl_redisplay()
+        rl.redisplay()
         writeAll(STDOUT_FILENO, "^C")  // after the line, where a terminal would echo it
-        rl_cleanup_after_signal()
+        rl.cleanupAfterSignal()
         let transient: UInt = 0x0000080 | 0x0000100 | 0x0000400 | 0x0100000 | 0x0200000
         ReadlineGlobals.readlineState.pointee &= ~transient  // ISEARCH NSEARCH NUMERICARG VIMOTION MULTIKEY
         ReadlineGlobals.done.pointee = 1
-        rl_callback_handler_remove()
+        rl.callbackHandlerRemove()
         writeAll(STDOUT_FILENO, "\n")
     }
 
-    static func install(for session: Session) {
+    /// Loads readline and sets it up; throws `.libraryUnavailable` when
+    /// libreadline.so.8 is missing (the prompt then works without editing).
+    static func install(for session: Session) throws {
         self.session = session
+        let rl = try ReadlineLibrary.load()
         ReadlineGlobals.readlineName.pointee = UnsafePointer(strdup("vmscope"))
         ReadlineGlobals.catchSignals.pointee = 0  // SIGINT stays vmscope's (a flag)
         ReadlineGlobals.attemptedCompletionFunction.pointee = { text, start, _ in
@@ -95,14 +103,14 @@ enum Interactive {
                 ReadlineGlobals.attemptedCompletionOver.pointee = 0
                 return nil  // readline's own file-name completion
             }
-            return rl_completion_matches(text) { _, state in
+            return (try? ReadlineLibrary.load())?.completionMatches(text) { _, state in
                 if state == 0 { Interactive.nextCandidate = 0 }
                 guard Interactive.nextCandidate < Interactive.candidates.count else { return nil }
                 defer { Interactive.nextCandidate += 1 }
                 return strdup(Interactive.candidates[Interactive.nextCandidate])
             }
         }
-        loadHistory()
+        loadHistory(rl)
     }
 
     // MARK: history
@@ -118,7 +126,7 @@ enum Interactive {
 
     static let historyLimit: Int32 = 1000
 
-    private static func loadHistory() {
+    private static func loadHistory(_ rl: ReadlineLibrary) {
         guard let path = historyPath() else { return }
         if let slash = path.lastIndex(of: "/"), path.hasSuffix("/vmscope/history") {
             let folder = String(path[..<slash])
@@ -130,10 +138,10 @@ enum Interactive {
         guard fd >= 0 else { return }
         close(fd)
         historyFile = path
-        stifle_history(historyLimit)
-        _ = read_history(path)
+        rl.stifleHistory(historyLimit)
+        _ = rl.readHistory(path)
         if ReadlineGlobals.historyLength.pointee > 0,
-           let entry = history_get(ReadlineGlobals.historyBase.pointee + ReadlineGlobals.historyLength.pointee - 1),
+           let entry = rl.historyGet(ReadlineGlobals.historyBase.pointee + ReadlineGlobals.historyLength.pointee - 1),
            let text = entry.pointee.line {
             lastHistoryEntry = String(cString: text)
         }
@@ -141,13 +149,13 @@ enum Interactive {
 
     /// Adds a line to the history (not blank ones, not a repeat of the last)
     /// and to the file at once, so a killed session keeps what it typed.
-    private static func remember(_ line: String) {
+    private static func remember(_ line: String, _ rl: ReadlineLibrary) {
         guard !line.trimmingCharacters().isEmpty, line != lastHistoryEntry else { return }
         lastHistoryEntry = line
-        add_history(line)
+        rl.addHistory(line)
         if let historyFile {
-            _ = append_history(1, historyFile)
-            _ = history_truncate_file(historyFile, historyLimit)
+            _ = rl.appendHistory(1, historyFile)
+            _ = rl.historyTruncateFile(historyFile, historyLimit)
         }
     }
 
@@ -212,13 +220,13 @@ enum Interactive {
 
 /// readline's global variables, reached through their addresses: Swift 6
 /// refuses direct use of mutable C globals, and only the main thread
-/// touches them.
+/// touches them. Used only once `ReadlineLibrary.load()` has succeeded.
 enum ReadlineGlobals {
     private static func address<T>(_ name: String, _ type: T.Type) -> UnsafeMutablePointer<T> {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else {
+        guard let symbol = try? ReadlineLibrary.library.variable(name, as: T.self) else {
             fatalError("libreadline has no \(name)")
         }
-        return symbol.assumingMemoryBound(to: T.self)
+        return symbol
     }
 
     nonisolated(unsafe) static let readlineName = address("rl_readline_name", UnsafePointer<CChar>?.self)

@@ -116,7 +116,9 @@ public enum VMScopeMain {
     }
 
     static func runPrompt(session: Session, dispatcher: Dispatcher) {
-        Interactive.install(for: session)
+        do { try Interactive.install(for: session) } catch {
+            dispatcher.report(error, line: "readline", location: nil)  // the prompt still works, without editing
+        }
         while !session.quitRequested {
             _ = vms_take_interrupt()
             guard let typed = Interactive.readLine(prompt: "(vmscope) ") else {

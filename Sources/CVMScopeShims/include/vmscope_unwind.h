@@ -61,6 +61,11 @@ void vms_unw_space_destroy(vms_unw_space *_Nonnull space);
 void vms_unw_space_flush_memory(vms_unw_space *_Nonnull space);
 /// Forgets libunwind's parsed unwind info too (after dlopen/dlclose or exec).
 void vms_unw_space_flush_all(vms_unw_space *_Nonnull space);
+/// The address ranges of the process's mapped files, as (start, end)
+/// pairs (`count` pairs): each gets its own libunwind ELF image, kept for
+/// the life of the space. Without them the ranges are read from
+/// /proc/PID/maps when a walk first enters a module. Ignored when set already.
+void vms_unw_space_set_modules(vms_unw_space *_Nonnull space, const uint64_t *_Nonnull ranges, long count);
 /// Memory reads served so far: from the cache, and by process_vm_readv.
 void vms_unw_space_stats(vms_unw_space *_Nonnull space, uint64_t *_Nonnull hits, uint64_t *_Nonnull page_reads);
 
@@ -81,6 +86,10 @@ const char *_Nonnull vms_unw_strerror(int code);
 
 /// One process's modules as libdwfl sees them. Opaque to Swift.
 typedef struct vms_lines vms_lines;
+
+/// 1 when libdw.so.1 could be loaded (dlopen on the first call), else 0:
+/// file:line is then unavailable and vms_lines_create returns NULL.
+int vms_lines_available(void);
 
 /// Reports the modules of `pid` (from /proc/PID/maps). With
 /// `separate_debug_files` 0 only DWARF inside the mapped files is used

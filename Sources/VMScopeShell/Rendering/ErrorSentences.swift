@@ -65,6 +65,8 @@ func sentence(for error: VMScopeError) -> String {
         return "Internal error: ptrace was called from thread \(actual), but thread \(expected) is the tracer."
     case .malformedELF(let path, let reason):
         return "'\(sanitized(path))' is not a usable ELF file: \(sanitized(reason))."
+    case .libraryUnavailable(let soname, let purpose):
+        return "vmscope cannot load \(soname), which \(purpose) needs; install it (./scripts/install-deps.sh)."
     }
 }
 

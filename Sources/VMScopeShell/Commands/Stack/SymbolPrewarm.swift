@@ -1,7 +1,7 @@
 import VMScopeCore
 
-/// Reads the symbol tables of a process's modules before vmscope attaches
-/// to it, so that the target is not held stopped while vmscope parses ELF
+/// Reads the symbol tables of a process's modules, and prepares libdwfl's
+/// file:line tables, before vmscope attaches to it, so that the target is not held stopped while vmscope parses ELF
 /// files (libc's table alone, with libc6-dbg, is ~8,000 symbols: a
 /// millisecond or more, longer than eu-stack keeps a process stopped).
 ///
@@ -14,9 +14,15 @@ enum SymbolPrewarm {
         // /proc/PID/maps is readable without ptrace by the same user or root;
         // when it is not, the attach will say why.
         guard let maps = try? MapsParser.read(pid: pid) else { return }
-        for module in session.modules.modules(pid: pid, maps: maps) where module.mappings.contains(where: \.isExecutable) {
+        // The vdso too, read now rather than while the process is stopped.
+        let modules = session.modules.modules(pid: pid, maps: maps) { address, count in
+            VDSOImage.read(pid: pid, address: address, count: count)
+        }
+        for module in modules where module.mappings.contains(where: \.isExecutable) {
             _ = session.modules.elf(for: module)?.symbols
         }
+        // libdw and its list of the process's modules (file:line), before the stop too.
+        Unwinder.prepareSourceLines(pid: pid)
     }
 
     /// True when one of `lines` is a stack command (bt, frame, stack...).
