@@ -234,12 +234,14 @@ public final class Target {
     public func detach() throws {
         try ensureTracerThread()
         notifyResume()
-        let held = Set(threadIDs)
+        var detached = Set<Int32>()
         var firstError: VMScopeError?
         removeAllBreakpointBytes()
         for tid in threadIDs {
             let signal = threads[tid]?.pendingSignal ?? 0
-            if vms_ptrace_detach(tid, signal) != 0 {
+            if vms_ptrace_detach(tid, signal) == 0 {
+                detached.insert(tid)
+            } else {
                 let err = errno
                 if err != ESRCH && firstError == nil {
                     firstError = .system(operation: "detach from thread \(tid)", errno: err)
@@ -249,7 +251,10 @@ public final class Target {
             threads[tid] = nil
             vms_emergency_remove_thread(tid)
         }
-        detachUnlistedTracees(except: held)
+        // A tid whose detach failed may be back under the same number: a
+        // non-leader thread that execs takes over the leader's id and, with
+        // PTRACE_O_TRACEEXEC, stops traced. The sweep looks at it again.
+        detachUnlistedTracees(except: detached)
         vms_emergency_clear()
         memory.close()
         handle.close()
