@@ -32,9 +32,10 @@ enum BreakpointSetting {
     static func set(_ arguments: [String], temporary: Bool, spec: CommandSpec, in session: Session) throws -> CommandResult {
         guard arguments.count == 1 else { throw ShellError.usage(command: spec.name, usage: spec.usage) }
         let target = try session.requireTarget()
-        let address = try Locations.resolve(arguments[0], in: session)
+        let context = try StackContext(session: session)
+        let address = try Locations.resolve(arguments[0], in: session, context: context)
         let bp = try target.addBreakpoint(at: address, temporary: temporary, location: arguments[0])
-        var at = StopReporter.symbolic(address, in: try? StackContext(session: session)).map { " <\($0)>" } ?? ""
+        var at = StopReporter.symbolic(address, in: context).map { " <\($0)>" } ?? ""
         if let source = try? target.unwinder().sourceLocation(of: address) {
             at += ": \(sanitized(source.file.split(separator: "/").last.map(String.init) ?? source.file)):\(source.line)"
         }
